@@ -1,0 +1,86 @@
+"""One settings object for the whole system (environment prefix ``STORYLINE_``).
+
+Everything embedded lives under ``STORYLINE_HOME``: the SQLite catalog, the vector store,
+cached pages and the Airflow home. Pointing ``STORYLINE_CATALOG_URL`` at PostgreSQL (and the
+vector store at a Qdrant server) is all a bigger deployment changes.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STORYLINE_", extra="ignore")
+
+    home: Path = Field(default=Path(".storyline"), description="Root of every embedded default.")
+    catalog_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file catalog.db under home."
+    )
+    registry: Path = Field(
+        default=PACKAGE_DIR / "feeds.toml", description="Feed registry (TOML)."
+    )
+    data_dir: Path = Field(
+        default=Path("../shared/data"), description="Real evaluation data (tests, benchmarks)."
+    )
+
+    # HTTP limits
+    user_agent: str = "StorylineBot/0.1 (+https://github.com/storyline/storyline; news ingest)"
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_page_bytes: int = 5 * 1024 * 1024
+    max_redirects: int = 5
+    host_min_delay: float = 1.0
+    host_max_concurrency: int = 2
+    retry_after_cap: float = 3600.0
+    robots_cache_ttl: float = 3600.0
+    allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts, IPs or CIDR ranges that may resolve to private addresses.",
+    )
+
+    # Polling
+    poll_min_interval: float = 5 * 60.0
+    poll_max_interval: float = 6 * 3600.0
+    poll_error_backoff_max: float = 24 * 3600.0
+    unconditional_every: int = 10
+
+
+    _split_allow_hosts = field_validator("allow_hosts", mode="before")(_split_csv)
+
+    @cached_property
+    def resolved_catalog_url(self) -> str:
+        if self.catalog_url:
+            return self.catalog_url
+        return f"sqlite:///{(self.home / 'catalog.db').resolve()}"
+
+    @property
+    def pages_dir(self) -> Path:
+        return self.home / "pages"
+
+    @property
+    def vectors_dir(self) -> Path:
+        return self.home / "vectors"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
