@@ -42,7 +42,7 @@ class Embedder:
         self._model = SentenceTransformer(self.model_name, device="cpu")
         self._model.max_seq_length = max_seq_length
         self.batch_size = batch_size
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        self.dimension = int(self._model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
