@@ -1,0 +1,97 @@
+"""Catalog tables (SQLAlchemy Core). Alembic migrations in ./migrations create and evolve them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite has no time zones: store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the catalog; use UTC-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):  # noqa: ANN001
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("language", String(16), nullable=False, default="en"),
+    Column("tags", Text, nullable=False, default=""),
+    Column("etag", String(1024)),
+    Column("last_modified", String(128)),
+    Column("validators_lie", Boolean, nullable=False, default=False),
+    Column("body_sha256", String(64)),
+    Column("polls_since_unconditional", Integer, nullable=False, default=0),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("error_class", String(32)),
+    Column("error_message", Text),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("poll_interval", Float),
+    Column("next_due_at", UTCDateTime, nullable=False, index=True),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("feed_url", String(2048), nullable=False, index=True),
+    Column("guid", String(2048), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("canonical_url", String(2048), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("published_at", UTCDateTime, nullable=False, index=True),
+    Column("date_source", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("error_class", String(32)),
+    Column("error_message", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Per-host politeness shared by every worker process: the next start time for a request to
+# the host, and leases for its concurrent slots (a crashed worker's lease simply expires).
+host_politeness = Table(
+    "host_politeness",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("next_start_at", Float, nullable=False),
+)
+
+host_slots = Table(
+    "host_slots",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("lease_until", Float, nullable=False),
+)

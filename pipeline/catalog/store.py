@@ -1,0 +1,309 @@
+"""Catalog access. Every status change is one transaction; inserts are idempotent."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, insert, select, text, update
+from sqlalchemy.engine import Connection
+
+from pipeline.catalog.schema import entries, feeds
+from pipeline.errors import ErrorClass
+from pipeline.records import EntryStatus, FeedEntry, FeedSource
+from pipeline.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant works; it only has to be the same in every process migrating one database.
+_PG_MIGRATION_LOCK = 7_314_159
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    url: str
+    name: str
+    language: str
+    tags: tuple[str, ...]
+    etag: str | None
+    last_modified: str | None
+    validators_lie: bool
+    body_sha256: str | None
+    polls_since_unconditional: int
+    error_count: int
+    error_class: str | None
+    poll_interval: float | None
+    next_due_at: datetime
+    last_success_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row) -> FeedState:  # noqa: ANN001
+        return cls(
+            url=row.url,
+            name=row.name,
+            language=row.language,
+            tags=tuple(t for t in row.tags.split(",") if t),
+            etag=row.etag,
+            last_modified=row.last_modified,
+            validators_lie=row.validators_lie,
+            body_sha256=row.body_sha256,
+            polls_since_unconditional=row.polls_since_unconditional,
+            error_count=row.error_count,
+            error_class=row.error_class,
+            poll_interval=row.poll_interval,
+            next_due_at=row.next_due_at,
+            last_success_at=row.last_success_at,
+        )
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+    # WAL lets readers proceed while one writer works; busy_timeout makes writers queue
+    # instead of failing with "database is locked" when several processes share the file.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Catalog:
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("///", 1)[1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url)
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True)
+
+    # -- schema ---------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; safe when several processes start at once."""
+        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        with self._migration_lock(), self.engine.begin() as connection:
+            if MigrationContext.configure(connection).get_current_revision() != head:
+                command.upgrade(_alembic_config(connection), "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.is_sqlite:
+            lock_path = Path(self.url.split("///", 1)[1] + ".migrate.lock")
+            with open(lock_path, "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                yield
+        else:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                try:
+                    yield
+                finally:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                    )
+                    connection.commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- feeds ----------------------------------------------------------------------------
+    def sync_registry(self, sources: Iterable[FeedSource]) -> None:
+        """Add new feeds (due now), refresh names/tags, deactivate feeds no longer listed."""
+        now = utcnow()
+        sources = list(sources)
+        listed = {source.url for source in sources}
+        with self.engine.begin() as connection:
+            known = {row.url for row in connection.execute(select(feeds.c.url))}
+            for source in sources:
+                values = {
+                    "name": source.name,
+                    "language": source.language,
+                    "tags": ",".join(source.tags),
+                    "active": True,
+                }
+                if source.url in known:
+                    connection.execute(update(feeds).where(feeds.c.url == source.url).values(values))
+                else:
+                    connection.execute(
+                        insert(feeds).values(
+                            url=source.url,
+                            validators_lie=False,
+                            polls_since_unconditional=0,
+                            error_count=0,
+                            next_due_at=now,
+                            **values,
+                        )
+                    )
+            connection.execute(
+                update(feeds).where(feeds.c.url.not_in(listed)).values(active=False)
+            )
+
+    def feeds(self, *, due_before: datetime | None = None) -> list[FeedState]:
+        query = select(feeds).where(feeds.c.active.is_(True)).order_by(feeds.c.next_due_at)
+        if due_before is not None:
+            query = query.where(feeds.c.next_due_at <= due_before)
+        with self.engine.connect() as connection:
+            return [FeedState.from_row(row) for row in connection.execute(query)]
+
+    def feed(self, url: str) -> FeedState:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(feeds).where(feeds.c.url == url)).one()
+        return FeedState.from_row(row)
+
+    def record_poll(
+        self,
+        url: str,
+        *,
+        attempted_at: datetime,
+        next_due_at: datetime,
+        poll_interval: float | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_sha256: str | None = None,
+        validators_lie: bool | None = None,
+        unconditional: bool = False,
+        error: tuple[ErrorClass, str] | None = None,
+        new_entries: Sequence[FeedEntry] = (),
+    ) -> list[str]:
+        """Store one poll's outcome and its new entries in one transaction; return new ids."""
+        values: dict[str, object] = {"last_attempt_at": attempted_at, "next_due_at": next_due_at}
+        if error is None:
+            values |= {
+                "last_success_at": attempted_at,
+                "error_class": None,
+                "error_message": None,
+                "error_count": 0,
+                "polls_since_unconditional": (
+                    0 if unconditional else feeds.c.polls_since_unconditional + 1
+                ),
+            }
+            if poll_interval is not None:
+                values["poll_interval"] = poll_interval
+            if body_sha256 is not None:
+                values |= {"etag": etag, "last_modified": last_modified, "body_sha256": body_sha256}
+            if validators_lie is not None:
+                values["validators_lie"] = validators_lie
+        else:
+            error_class, message = error
+            values |= {
+                "error_class": error_class.value,
+                "error_message": message[:2000],
+                "error_count": feeds.c.error_count + 1,
+            }
+        with self.engine.begin() as connection:
+            connection.execute(update(feeds).where(feeds.c.url == url).values(values))
+            return self._insert_entries(connection, new_entries, attempted_at)
+
+    # -- entries --------------------------------------------------------------------------
+    def _insert_entries(
+        self, connection: Connection, new: Sequence[FeedEntry], now: datetime
+    ) -> list[str]:
+        if not new:
+            return []
+        ids = [entry.id for entry in new]
+        existing = set(connection.execute(select(entries.c.id).where(entries.c.id.in_(ids))).scalars())
+        added: list[str] = []
+        for entry in new:
+            if entry.id in existing or entry.id in added:
+                continue
+            connection.execute(
+                insert(entries).values(
+                    id=entry.id,
+                    feed_url=entry.feed_url,
+                    guid=entry.guid,
+                    url=entry.url,
+                    canonical_url=entry.canonical_url,
+                    title=entry.title,
+                    summary=entry.summary,
+                    published_at=entry.published_at,
+                    date_source=entry.date_source.value,
+                    status=EntryStatus.NEW.value,
+                    attempts=0,
+                    first_seen_at=now,
+                    updated_at=now,
+                )
+            )
+            added.append(entry.id)
+        return added
+
+    def known_entry_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        if not ids:
+            return set()
+        with self.engine.connect() as connection:
+            return set(connection.execute(select(entries.c.id).where(entries.c.id.in_(ids))).scalars())
+
+    def entries(
+        self, *, status: EntryStatus | None = None, ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list:
+        query = select(entries).order_by(entries.c.published_at, entries.c.id)
+        if status is not None:
+            query = query.where(entries.c.status == status.value)
+        if ids is not None:
+            query = query.where(entries.c.id.in_(list(ids)))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    def count_entries(self, status: EntryStatus | None = None) -> int:
+        from sqlalchemy import func
+
+        query = select(func.count()).select_from(entries)
+        if status is not None:
+            query = query.where(entries.c.status == status.value)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def set_status(
+        self,
+        entry_id: str,
+        status: EntryStatus,
+        *,
+        error: tuple[ErrorClass | str, str] | None = None,
+        count_attempt: bool = False,
+        connection: Connection | None = None,
+    ) -> None:
+        values: dict[str, object] = {"status": status.value, "updated_at": utcnow()}
+        if error is not None:
+            error_class, message = error
+            values |= {"error_class": str(error_class), "error_message": message[:2000]}
+        else:
+            values |= {"error_class": None, "error_message": None}
+        if count_attempt:
+            values["attempts"] = entries.c.attempts + 1
+        statement = update(entries).where(entries.c.id == entry_id).values(values)
+        if connection is not None:
+            connection.execute(statement)
+        else:
+            with self.engine.begin() as own:
+                own.execute(statement)
+
+
+def open_catalog(settings: Settings | None = None, *, migrate: bool = True) -> Catalog:
+    settings = settings or Settings()
+    catalog = Catalog(settings.resolved_catalog_url)
+    if migrate:
+        catalog.migrate()
+    return catalog

@@ -1,0 +1,131 @@
+"""The `storyline` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.catalog import Catalog, open_catalog
+from pipeline.catalog.store import utcnow
+from pipeline.feeds import RegistryError, load_registry
+from pipeline.settings import Settings
+
+app = typer.Typer(help="Storyline: streaming news ingest, stories and search.", no_args_is_help=True)
+feeds_app = typer.Typer(help="The feed registry.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+console = Console()
+err_console = Console(stderr=True)
+
+RegistryOption = Annotated[
+    Path | None, typer.Option("--registry", help="Feed registry TOML (default: STORYLINE_REGISTRY).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """A run that cannot proceed: one line on stderr, non-zero exit."""
+    err_console.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def open_checked_catalog(settings: Settings) -> Catalog:
+    try:
+        return open_catalog(settings)
+    except SQLAlchemyError as exc:
+        fail(f"catalog unreachable ({settings.resolved_catalog_url.split('@')[-1]}): {exc.__class__.__name__}")
+        raise  # unreachable
+
+
+@contextmanager
+def progress_bar(total: int, label: str, enabled: bool) -> Iterator[Callable[[object], None]]:
+    """A rich progress bar on a terminal; a no-op otherwise (and with --json)."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda _item: None
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda _item: progress.advance(task)
+
+
+@feeds_app.command("list")
+def feeds_list(registry: RegistryOption = None, as_json: JsonOption = False) -> None:
+    """List the feeds of the registry with their polling state."""
+    settings = Settings()
+    try:
+        sources = load_registry(registry or settings.registry)
+    except RegistryError as exc:
+        fail(str(exc))
+    catalog = open_checked_catalog(settings)
+    states = {feed.url: feed for feed in catalog.feeds()}
+    rows = []
+    for source in sources:
+        state = states.get(source.url)
+        rows.append(
+            {
+                "name": source.name,
+                "url": source.url,
+                "language": source.language,
+                "tags": list(source.tags),
+                "next_due_at": state.next_due_at.isoformat() if state else None,
+                "last_success_at": state.last_success_at.isoformat() if state and state.last_success_at else None,
+                "error_class": state.error_class if state else None,
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table("name", "language", "tags", "url", "last success", "error")
+    for row in rows:
+        table.add_row(
+            row["name"], row["language"], ",".join(row["tags"]), row["url"],
+            row["last_success_at"] or "-", row["error_class"] or "",
+        )
+    console.print(table)
+
+
+@app.command()
+def poll(
+    registry: RegistryOption = None,
+    as_json: JsonOption = False,
+    all_feeds: Annotated[bool, typer.Option("--all", help="Poll every feed, due or not.")] = False,
+) -> None:
+    """Poll every due feed once and record new entries in the catalog."""
+    from pipeline.polling import poll_feeds
+
+    settings = Settings()
+    try:
+        sources = load_registry(registry or settings.registry)
+    except RegistryError as exc:
+        fail(str(exc))
+    catalog = open_checked_catalog(settings)
+    try:
+        catalog.sync_registry(sources)
+        due = catalog.feeds(due_before=None if all_feeds else utcnow())
+        with progress_bar(len(due), "polling feeds", not as_json) as advance:
+            summary = poll_feeds(settings, catalog, due, on_done=advance)
+    except SQLAlchemyError as exc:
+        fail(f"catalog error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    result = summary.as_dict()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(
+        f"polled {result['feeds']} feeds: {result['feeds_ok']} ok, "
+        f"{result['feeds_not_modified']} not modified, {result['feeds_failed']} failed; "
+        f"{result['entries_seen']} entries seen, {result['entries_new']} new"
+    )
+    for error_class, count in result["errors"].items():
+        console.print(f"  {error_class}: {count}")
