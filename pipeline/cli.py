@@ -16,7 +16,6 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.catalog import Catalog, open_catalog
-from pipeline.catalog.store import utcnow
 from pipeline.feeds import RegistryError, load_registry
 from pipeline.settings import Settings
 
@@ -103,22 +102,21 @@ def poll(
     all_feeds: Annotated[bool, typer.Option("--all", help="Poll every feed, due or not.")] = False,
 ) -> None:
     """Poll every due feed once and record new entries in the catalog."""
-    from pipeline.polling import poll_feeds
+    from pipeline.stages import plan_feed_batches, poll_batch
 
     settings = Settings()
-    try:
-        sources = load_registry(registry or settings.registry)
-    except RegistryError as exc:
-        fail(str(exc))
     catalog = open_checked_catalog(settings)
     try:
-        catalog.sync_registry(sources)
-        due = catalog.feeds(due_before=None if all_feeds else utcnow())
+        (due,) = plan_feed_batches(
+            settings, registry=registry, batch_size=10**9, all_feeds=all_feeds, catalog=catalog
+        ) or [[]]
         with progress_bar(len(due), "polling feeds", not as_json) as advance:
-            summary = poll_feeds(settings, catalog, due, on_done=advance)
+            result = poll_batch(settings, due, catalog=catalog, on_done=advance)
+    except RegistryError as exc:
+        fail(str(exc))
     except SQLAlchemyError as exc:
         fail(f"catalog error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
-    result = summary.as_dict()
+    result.pop("failures")
     if as_json:
         typer.echo(json.dumps(result))
         return

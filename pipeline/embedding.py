@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 LEAD_CHARS = 1000
+DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def default_model_path() -> str:
@@ -38,8 +39,9 @@ class Embedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        self.model_name = model or default_model_path()
-        self._model = SentenceTransformer(self.model_name, device="cpu")
+        # model_id is what the vector store records: stable across installs, unlike a path.
+        self.model_id = model or DEFAULT_MODEL_ID
+        self._model = SentenceTransformer(model or default_model_path(), device="cpu")
         self._model.max_seq_length = max_seq_length
         self.batch_size = batch_size
         self.dimension = int(self._model.get_embedding_dimension())

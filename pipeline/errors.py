@@ -23,13 +23,23 @@ class ErrorClass(StrEnum):
     NOT_HTML = "not_html"
     EXTRACT_TIMEOUT = "extract_timeout"
     EXTRACT_CRASH = "extract_crash"
+    NOT_ARTICLE = "not_article"
+    DUPLICATE = "duplicate"
 
 
 class StorylineError(Exception):
     """A classified failure. `error_class` is stored in the catalog and counted in summaries."""
 
-    def __init__(self, error_class: ErrorClass, message: str, *, retry_after: float | None = None):
+    def __init__(
+        self,
+        error_class: ErrorClass,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ):
         super().__init__(f"{error_class.value}: {message}")
         self.error_class = error_class
         self.message = message
         self.retry_after = retry_after
+        self.status = status  # the HTTP status, for http_* classes

@@ -371,12 +371,12 @@ class HttpClient:
                             self.politeness.back_off(politeness_key, retry_after)
                         error_class = ErrorClass.HTTP_429 if status == 429 else ErrorClass.HTTP_5XX
                         raise StorylineError(
-                            error_class, f"HTTP {status} from {url}", retry_after=retry_after
+                            error_class, f"HTTP {status} from {url}", retry_after=retry_after,
+                            status=status,
                         )
-                    if status >= 500:
-                        raise StorylineError(ErrorClass.HTTP_5XX, f"HTTP {status} from {url}")
                     if status >= 400:
-                        raise StorylineError(ErrorClass.HTTP_4XX, f"HTTP {status} from {url}")
+                        error_class = ErrorClass.HTTP_5XX if status >= 500 else ErrorClass.HTTP_4XX
+                        raise StorylineError(error_class, f"HTTP {status} from {url}", status=status)
                     if status in _REDIRECT_CODES or status == 304:
                         return status, response.headers, b""
                     return status, response.headers, self._read_capped(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,6 +53,21 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Hosts, IPs or CIDR ranges that may resolve to private addresses.",
     )
+
+    # Extraction (worker processes: trafilatura has no timeout of its own)
+    extract_workers: int = 2
+    extract_timeout: float = 30.0
+
+    # Embedding and vector store
+    model: str = Field(
+        default="", description="sentence-transformers name or path; empty: the bundled MiniLM."
+    )
+    vector_backend: Literal["edge", "server"] = "edge"
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    vector_lock_timeout: float = 60.0
+    vector_exact_search: bool = True
+    vector_hnsw_ef: int | None = None
 
     # Polling
     poll_min_interval: float = 5 * 60.0

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -77,6 +78,35 @@ entries = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Page stage (0002):
+    Column("page_sha256", String(64)),
+    Column("final_url", String(2048)),
+    Column("alias_of", String(36), index=True),
+    Column("next_attempt_at", UTCDateTime),
+)
+
+# One clean article per entry that passed the gates (0002). Exact duplicates are not stored
+# twice: their entry points at the kept article through entries.alias_of.
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("canonical_url", String(2048), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("description", Text),
+    Column("author", Text),
+    Column("sitename", String(300)),
+    Column("source", String(300), nullable=False),
+    Column("language", String(16)),
+    Column("published_at", UTCDateTime, nullable=False, index=True),
+    Column("updated_at", UTCDateTime),
+    Column("body_source", String(8), nullable=False),
+    Column("body_sha256", String(64), nullable=False, index=True),
+    Column("signature", LargeBinary),
+    Column("syndicated_of", String(36), index=True),
+    Column("extracted_at", UTCDateTime, nullable=False),
 )
 
 # Per-host politeness shared by every worker process: the next start time for a request to

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,17 +14,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from pipeline.catalog.schema import entries, feeds
-from pipeline.errors import ErrorClass
+from pipeline.catalog.schema import articles, entries, feeds
+from pipeline.errors import ErrorClass, StorylineError
 from pipeline.records import EntryStatus, FeedEntry, FeedSource
 from pipeline.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# Any constant works; it only has to be the same in every process migrating one database.
-_PG_MIGRATION_LOCK = 7_314_159
 
 
 def utcnow() -> datetime:
@@ -101,27 +100,26 @@ class Catalog:
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe when several processes start at once."""
         head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-        with self._migration_lock(), self.engine.begin() as connection:
+        with self.exclusive("migrate"), self.engine.begin() as connection:
             if MigrationContext.configure(connection).get_current_revision() != head:
                 command.upgrade(_alembic_config(connection), "head")
 
     @contextmanager
-    def _migration_lock(self) -> Iterator[None]:
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A cross-process lock named ``name``: every process sharing this catalog waits on it."""
         if self.is_sqlite:
-            lock_path = Path(self.url.split("///", 1)[1] + ".migrate.lock")
-            with open(lock_path, "w") as handle:
+            with open(Path(self.url.split("///", 1)[1] + f".{name}.lock"), "w") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 yield
-        else:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-                try:
-                    yield
-                finally:
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK}
-                    )
-                    connection.commit()
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                connection.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -299,6 +297,93 @@ class Catalog:
         else:
             with self.engine.begin() as own:
                 own.execute(statement)
+
+    # -- pages and articles -------------------------------------------------------------------
+    def mark_fetched(self, entry_id: str, page_sha256: str, final_url: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(entries)
+                .where(entries.c.id == entry_id)
+                .values(
+                    status=EntryStatus.FETCHED.value, page_sha256=page_sha256, final_url=final_url,
+                    error_class=None, error_message=None, attempts=entries.c.attempts + 1,
+                    updated_at=utcnow(),
+                )
+            )
+
+    def mark_failed(self, entry_id: str, error: StorylineError, retry_at: datetime) -> None:
+        """A page that may work later (timeouts, 5xx, a crashed extractor): retried after back-off."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(entries)
+                .where(entries.c.id == entry_id)
+                .values(
+                    status=EntryStatus.FAILED.value, error_class=error.error_class.value,
+                    error_message=error.message[:2000], attempts=entries.c.attempts + 1,
+                    next_attempt_at=retry_at, updated_at=utcnow(),
+                )
+            )
+
+    def mark_skipped(self, entry_id: str, error_class: ErrorClass, reason: str, *, alias_of: str | None = None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(entries)
+                .where(entries.c.id == entry_id)
+                .values(
+                    status=EntryStatus.SKIPPED.value, error_class=error_class.value,
+                    error_message=reason[:2000], alias_of=alias_of, updated_at=utcnow(),
+                )
+            )
+
+    def store_article(self, values: dict[str, object]) -> None:
+        """Insert (or replace) the article and mark its entry extracted, in one transaction."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(articles).where(articles.c.id == values["id"]))
+            connection.execute(insert(articles).values(**values))
+            connection.execute(
+                update(entries)
+                .where(entries.c.id == values["id"])
+                .values(
+                    status=EntryStatus.EXTRACTED.value, error_class=None, error_message=None,
+                    alias_of=None, updated_at=utcnow(),
+                )
+            )
+
+    def find_exact_duplicate(self, entry_id: str, canonical_url: str, body_sha256: str) -> str | None:
+        """The id of another stored article with the same canonical URL or the same body."""
+        query = (
+            select(articles.c.id)
+            .where(
+                articles.c.id != entry_id,
+                (articles.c.canonical_url == canonical_url) | (articles.c.body_sha256 == body_sha256),
+            )
+            .order_by(articles.c.published_at, articles.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar()
+
+    def article_signatures(self, start: datetime, end: datetime) -> list:
+        """(id, published_at, signature, syndicated_of) of articles published in [start, end]."""
+        query = select(
+            articles.c.id, articles.c.published_at, articles.c.signature, articles.c.syndicated_of
+        ).where(articles.c.published_at.between(start, end), articles.c.signature.is_not(None))
+        with self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    def set_syndicated_of(self, ids: Sequence[str], original: str | None) -> None:
+        if ids:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(articles).where(articles.c.id.in_(list(ids))).values(syndicated_of=original)
+                )
+
+    def articles(self, ids: Sequence[str] | None = None) -> list:
+        query = select(articles).order_by(articles.c.published_at, articles.c.id)
+        if ids is not None:
+            query = query.where(articles.c.id.in_(list(ids)))
+        with self.engine.connect() as connection:
+            return list(connection.execute(query))
 
 
 def open_catalog(settings: Settings | None = None, *, migrate: bool = True) -> Catalog:
