@@ -5,11 +5,14 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
+import json
 import re
+import time
 import tomllib
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -24,6 +27,17 @@ FEED_ACCEPT = (
 # Clock skew we tolerate before calling a publication time "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=10)
 MAX_SUMMARY_CHARS = 5000
+JSON_FEED_VERSION_PREFIX = "https://jsonfeed.org/version/"
+# A UTF-8 byte order mark or whitespace may precede a JSON document.
+_JSON_LEAD = b"\xef\xbb\xbf \t\r\n"
+# Script and style bodies are code, not text.
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+# Inline elements sit inside words ("m<sup>2</sup>"); every other tag separates words.
+_INLINE_TAG = re.compile(
+    r"</?(?:a|abbr|b|bdi|bdo|cite|code|del|dfn|em|i|ins|kbd|mark|q|s|samp|small|span|strong"
+    r"|sub|sup|time|u|var|wbr)(?:\s[^>]*)?/?>",
+    re.IGNORECASE,
+)
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 
@@ -44,8 +58,13 @@ def load_registry(path: Path) -> list[FeedSource]:
         raise RegistryError(f"registry {path} lists no [[feed]] tables")
     sources: list[FeedSource] = []
     for index, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise RegistryError(f"registry {path}: feed #{index} is not a table")
+        # Polled exactly as written: canonicalising would drop query parameters some feed
+        # URLs need (e.g. "?rss=1"), and the catalog keys feeds by this string.
         url = str(item.get("url", "")).strip()
-        if not url.startswith(("http://", "https://")):
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
             raise RegistryError(f"registry {path}: feed #{index} has no http(s) url")
         tags = item.get("tags", [])
         if not isinstance(tags, list):
@@ -53,7 +72,7 @@ def load_registry(path: Path) -> list[FeedSource]:
         sources.append(
             FeedSource(
                 name=str(item.get("name") or url),
-                url=canonicalize_url(url),
+                url=url,
                 language=str(item.get("language", "en")),
                 tags=tuple(str(tag) for tag in tags),
             )
@@ -63,8 +82,23 @@ def load_registry(path: Path) -> list[FeedSource]:
 
 def plain_text(markup: str) -> str:
     """Markup stripped, entities decoded, whitespace collapsed (titles and summaries)."""
-    text = html.unescape(_TAG.sub(" ", markup or ""))
+    text = _INLINE_TAG.sub("", _SCRIPT.sub(" ", markup or ""))
+    text = html.unescape(_TAG.sub(" ", text))
     return _SPACE.sub(" ", text).strip()
+
+
+_MARKUP_TYPES = {"text/html", "application/xhtml+xml"}
+
+
+def field_text(raw, key: str) -> str:  # noqa: ANN001
+    """An entry's title or summary as plain text. Markup is stripped only where the feed says
+    the field is HTML; a ``text`` field is literal, so "<script>" in it stays as text (and is
+    escaped wherever it is shown)."""
+    value = raw.get(key) or ""
+    detail = raw.get(f"{key}_detail") or {}
+    if detail.get("type", "text/html") in _MARKUP_TYPES:
+        return plain_text(value)
+    return _SPACE.sub(" ", value).strip()
 
 
 def _looks_like_html(body: bytes) -> bool:
@@ -73,9 +107,26 @@ def _looks_like_html(body: bytes) -> bool:
 
 
 def parse_feed(body: bytes, feed_url: str, *, content_type: str = "", now: datetime) -> list[FeedEntry]:
-    """Parse a feed document into normalised entries (raises not_a_feed / parse)."""
+    """Parse an RSS, Atom, RDF or JSON Feed document into normalised entries.
+
+    Raises not_a_feed / parse. Entries without a usable link are dropped; entries whose links
+    canonicalise to the same URL collapse into the first.
+    """
     if not body.strip():
         raise StorylineError(ErrorClass.NOT_A_FEED, "empty body")
+    if body.lstrip(_JSON_LEAD).startswith(b"{"):
+        raw_entries = _json_feed_entries(body)
+    else:
+        raw_entries = _xml_feed_entries(body, feed_url, content_type)
+    entries: dict[str, FeedEntry] = {}
+    for raw in raw_entries:
+        entry = normalise_entry(raw, feed_url, now=now)
+        if entry is not None:
+            entries.setdefault(entry.id, entry)
+    return list(entries.values())
+
+
+def _xml_feed_entries(body: bytes, feed_url: str, content_type: str) -> list:
     headers = {"content-location": feed_url}
     if content_type:
         headers["content-type"] = content_type
@@ -85,15 +136,58 @@ def parse_feed(body: bytes, feed_url: str, *, content_type: str = "", now: datet
             raise StorylineError(
                 ErrorClass.NOT_A_FEED, f"no feed found ({content_type or 'no content type'})"
             )
-        if parsed.bozo:
+        # Content-type and encoding notes are informational: an empty but valid feed is fine.
+        if parsed.bozo and not isinstance(
+            parsed.bozo_exception, feedparser.ThingsNobodyCaresAboutButMe
+        ):
             raise StorylineError(ErrorClass.PARSE, f"broken feed: {parsed.bozo_exception}")
-        return []
-    entries: dict[str, FeedEntry] = {}
-    for raw in parsed.entries:
-        entry = normalise_entry(raw, feed_url, now=now)
-        if entry is not None:
-            entries.setdefault(entry.id, entry)
-    return list(entries.values())
+    return parsed.entries
+
+
+def _json_feed_entries(body: bytes) -> list[dict[str, object]]:
+    """JSON Feed items (jsonfeed.org), shaped like the feedparser entries normalise_entry reads.
+
+    feedparser 6.0 has no JSON Feed support, yet FEED_ACCEPT asks for application/feed+json.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # undecodable bytes, absurd nesting
+        raise StorylineError(ErrorClass.PARSE, f"broken JSON feed: {exc}") from exc
+    version = document.get("version") if isinstance(document, dict) else None
+    if not str(version or "").startswith(JSON_FEED_VERSION_PREFIX):
+        raise StorylineError(ErrorClass.NOT_A_FEED, "JSON document is not a JSON Feed")
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise StorylineError(ErrorClass.PARSE, "JSON Feed has no items list")
+    return [
+        {
+            "id": str(item.get("id") or ""),
+            "link": str(item.get("url") or item.get("external_url") or ""),
+            "title": str(item.get("title") or ""),
+            "summary": str(
+                item.get("summary") or item.get("content_text") or item.get("content_html") or ""
+            ),
+            "published_parsed": _json_feed_date(item.get("date_published")),
+            "updated_parsed": _json_feed_date(item.get("date_modified")),
+        }
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+def _json_feed_date(value: object) -> time.struct_time | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())  # RFC 3339, as the spec asks
+    except ValueError:
+        try:  # RFC 822 dates occur in the wild
+            moment = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError):
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.utctimetuple()
 
 
 def _entry_link(raw) -> str:  # noqa: ANN001
@@ -108,7 +202,9 @@ def _entry_link(raw) -> str:  # noqa: ANN001
 
 def _published(raw, now: datetime) -> tuple[datetime, DateSource]:  # noqa: ANN001
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = raw.get(key)
+        # `in` first: feedparser's get() maps a missing updated_parsed to published_parsed
+        # with a DeprecationWarning, and we look at published_parsed ourselves anyway.
+        value = raw.get(key) if key in raw else None
         if value:
             try:
                 moment = datetime.fromtimestamp(calendar.timegm(value), UTC)
@@ -128,8 +224,8 @@ def normalise_entry(raw, feed_url: str, *, now: datetime) -> FeedEntry | None:  
     canonical = canonicalize_url(link, base=feed_url)
     if not canonical.startswith(("http://", "https://")):
         return None
-    title = plain_text(raw.get("title", ""))
-    summary = plain_text(raw.get("summary", ""))[:MAX_SUMMARY_CHARS]
+    title = field_text(raw, "title")
+    summary = field_text(raw, "summary")[:MAX_SUMMARY_CHARS]
     published, date_source = _published(raw, now)
     guid = (raw.get("id") or "").strip() or canonical or hashlib.sha256(
         f"{title}|{summary}".encode()

@@ -328,7 +328,7 @@ class HttpClient:
         request_headers = {"Accept": accept, **(headers or {})}
         while True:
             parts = urlsplit(current)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
                 raise StorylineError(ErrorClass.PARSE, f"not an http(s) URL: {current[:200]}")
             if check_robots and not self._robots_allows(current):
                 raise StorylineError(ErrorClass.ROBOTS, f"robots.txt disallows {current}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+import re
+import string
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 _TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "ga_")
 _TRACKING_PARAMS = frozenset(
@@ -14,23 +16,51 @@ _TRACKING_PARAMS = frozenset(
     }
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# Characters left unescaped in paths and queries (RFC 3986 reserved + unreserved + '%').
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+# Characters left unescaped (RFC 3986 pchar, plus "/" and "?" in queries). "%" is listed so
+# existing escapes survive quote(); lone "%" signs are escaped before.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
-_QUERY_SAFE = "/:@!$'()*+,;?-._~%"
+_QUERY_SAFE = "/?:@!$&'()*+,;=-._~%"
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _is_tracking(name: str) -> bool:
-    lowered = name.lower()
+    lowered = unquote_plus(name).lower()
     return lowered in _TRACKING_PARAMS or lowered.startswith(_TRACKING_PREFIXES)
 
 
-def _requote(part: str, safe: str) -> str:
-    # unquote-then-quote gives one spelling for "%7e" / "~" / "%7E"; "%25" stays escaped.
-    return quote(unquote(part, errors="surrogateescape"), safe=safe.replace("%", ""), errors="surrogateescape")
+def _decode_if_unreserved(match: re.Match[str]) -> str:
+    character = chr(int(match.group(1), 16))
+    return character if character in _UNRESERVED else match.group(0).upper()
+
+
+def _normalise_escapes(part: str, safe: str) -> str:
+    """RFC 3986 section 6.2.2: decode escaped unreserved characters, upper-case other escapes,
+    escape what may not appear raw. An escaped reserved character ("%2F", "%2B") keeps its
+    escape: decoding it would change what the URL means."""
+    part = _ESCAPE.sub(_decode_if_unreserved, _LONE_PERCENT.sub("%25", part))
+    return quote(part, safe=safe)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4 for an absolute path: "/a/./b/../c" -> "/a/c"."""
+    segments = path.split("/")
+    kept: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    if segments[-1] in {".", ".."}:
+        kept.append("")  # "/a/b/.." names the directory "/a/"
+    return "/" + "/".join(kept)
 
 
 def canonicalize_url(url: str, base: str | None = None) -> str:
-    """Resolve ``url`` against ``base``; drop trackers, fragment, default port; lower-case host.
+    """Resolve ``url`` against ``base``; drop trackers, fragment, default port, credentials and
+    dot segments; lower-case scheme and host; normalise percent-escapes.
 
     Idempotent: canonicalize_url(canonicalize_url(u)) == canonicalize_url(u). Never raises:
     input that is not a parseable URL is returned stripped (the caller's validation rejects it).
@@ -53,13 +83,16 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
         netloc = host
         if port is not None and port != _DEFAULT_PORTS.get(scheme):
             netloc = f"{host}:{port}"
-        path = _requote(parts.path, _PATH_SAFE) or ("/" if netloc else "")
-        query_pairs = [
-            (name, value)
-            for name, value in parse_qsl(parts.query, keep_blank_values=True)
-            if not _is_tracking(name)
-        ]
-        query = urlencode(query_pairs, doseq=True, safe=_QUERY_SAFE.replace("%", ""))
+        path = _normalise_escapes(parts.path, _PATH_SAFE)
+        if path.startswith("/"):
+            path = _remove_dot_segments(path)
+        elif netloc:
+            path = "/" + path
+        query = "&".join(
+            _normalise_escapes(pair, _QUERY_SAFE)
+            for pair in parts.query.split("&")
+            if pair and not _is_tracking(pair.split("=", 1)[0])
+        )
         return urlunsplit((scheme, netloc, path, query, ""))
     except ValueError:
         return url.strip()
