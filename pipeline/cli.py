@@ -33,7 +33,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 def fail(message: str, code: int = 2) -> None:
     """A run that cannot proceed: one line on stderr, non-zero exit."""
-    err_console.print(f"error: {message}", markup=False, highlight=False)
+    typer.echo("error: " + " ".join(message.split()), err=True)
     raise typer.Exit(code)
 
 
