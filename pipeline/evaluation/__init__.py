@@ -1,0 +1,1 @@
+"""Quality metrics measured against the real evaluation sets under ``Settings().data_dir``."""

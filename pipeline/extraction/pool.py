@@ -1,0 +1,177 @@
+"""Run extraction in worker processes with a hard per-page timeout and worker recycling.
+
+trafilatura has no timeout and can leak memory, and lxml can crash a process outright. Each
+page goes to a worker process; the parent waits at most ``timeout`` seconds, then kills that
+worker (``extract_timeout``) and starts a fresh one. A worker that dies mid-page yields
+``extract_crash`` for that page only; the batch goes on. Workers are replaced after
+``max_pages_per_worker`` pages so leaked memory is returned to the system.
+
+Workers are started with ``spawn``: forking a parent that holds threads (Airflow, torch) can
+deadlock the child.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Self
+
+from pipeline.errors import ErrorClass, StorylineError
+from pipeline.extraction.article import Extracted, extract_article
+
+ExtractFn = Callable[[bytes | str, str | None], Extracted]
+PageItem = tuple[Hashable, bytes | str, str | None]  # (key, html, url)
+PageResult = tuple[Hashable, Extracted | StorylineError]
+
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+def _worker_main(connection: Connection, extract: ExtractFn) -> None:
+    """Worker loop: receive (key, html, url), send (key, "ok", Extracted) or (key, "error", msg).
+
+    A ``None`` message ends the worker. Exceptions are sent back as text because
+    StorylineError does not round-trip through pickle.
+    """
+    while (message := connection.recv()) is not None:
+        key, html, url = message
+        try:
+            connection.send((key, "ok", extract(html, url)))
+        except Exception as error:  # noqa: BLE001 -- any extractor bug is one page's failure
+            connection.send((key, "error", f"{type(error).__name__}: {error}"))
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing.context.SpawnProcess
+    connection: Connection
+    pages_done: int = 0
+    key: Hashable | None = None
+    deadline: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.deadline is not None
+
+
+class ExtractorPool:
+    """``with ExtractorPool(workers=2) as pool: for key, result in pool.extract_many(items)``.
+
+    Results come in completion order, not input order; each is an :class:`Extracted` or a
+    :class:`StorylineError` with class ``extract_timeout`` or ``extract_crash``.
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout: float = 30.0,
+        max_pages_per_worker: int = 200,
+        extract: ExtractFn = extract_article,
+    ):
+        if workers < 1 or max_pages_per_worker < 1 or timeout <= 0:
+            raise ValueError("workers, max_pages_per_worker and timeout must be positive")
+        self.size = workers
+        self.timeout = timeout
+        self.max_pages_per_worker = max_pages_per_worker
+        self._extract = extract
+        self._workers: list[_Worker] = []
+        self.workers_started = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            self._stop(worker, graceful=not worker.busy)
+        self._workers = []
+
+    def _start(self) -> _Worker:
+        parent_end, child_end = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(
+            target=_worker_main, args=(child_end, self._extract), daemon=True,
+            name="storyline-extractor",
+        )
+        process.start()
+        child_end.close()
+        self.workers_started += 1
+        return _Worker(process=process, connection=parent_end)
+
+    @staticmethod
+    def _stop(worker: _Worker, *, graceful: bool) -> None:
+        if graceful:
+            try:
+                worker.connection.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            worker.process.join(timeout=5)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        worker.connection.close()
+
+    def _replace(self, worker: _Worker, *, graceful: bool) -> _Worker:
+        self._stop(worker, graceful=graceful)
+        fresh = self._start()
+        self._workers[self._workers.index(worker)] = fresh
+        return fresh
+
+    def _submit(self, worker: _Worker, item: PageItem) -> None:
+        if worker.pages_done >= self.max_pages_per_worker:
+            worker = self._replace(worker, graceful=True)
+        key, html, url = item
+        worker.connection.send((key, html, url))
+        worker.key, worker.deadline = key, time.monotonic() + self.timeout
+        worker.pages_done += 1
+
+    def _collect(self, worker: _Worker) -> PageResult:
+        key = worker.key
+        try:
+            _, status, payload = worker.connection.recv()
+        except (EOFError, OSError):
+            code = worker.process.exitcode if not worker.process.is_alive() else None
+            self._replace(worker, graceful=False)
+            return key, StorylineError(ErrorClass.EXTRACT_CRASH, f"worker died (exit code {code})")
+        worker.key, worker.deadline = None, None
+        if status == "ok":
+            return key, payload
+        return key, StorylineError(ErrorClass.EXTRACT_CRASH, payload)
+
+    def extract_many(self, items: Iterable[PageItem]) -> Iterator[PageResult]:
+        """Extract every (key, html, url); the iterable is consumed lazily."""
+        while len(self._workers) < self.size:
+            self._workers.append(self._start())
+        pending = iter(items)
+        exhausted = False
+        while True:
+            for worker in [w for w in self._workers if not w.busy]:
+                if exhausted:
+                    break
+                item = next(pending, None)
+                if item is None:
+                    exhausted = True
+                    break
+                self._submit(worker, item)
+            busy = [w for w in self._workers if w.busy]
+            if not busy:
+                return
+            now = time.monotonic()
+            wait_for = max(0.0, min(w.deadline for w in busy) - now)  # type: ignore[type-var]
+            by_handle: dict[Any, _Worker] = {}
+            for worker in busy:
+                by_handle[worker.connection] = worker
+                by_handle[worker.process.sentinel] = worker
+            ready = {id(by_handle[h]): by_handle[h] for h in wait(list(by_handle), wait_for)}
+            for worker in ready.values():
+                yield self._collect(worker)
+            now = time.monotonic()
+            for worker in [w for w in self._workers if w.busy and w.deadline <= now]:  # type: ignore[operator]
+                key = worker.key
+                self._replace(worker, graceful=False)
+                yield key, StorylineError(
+                    ErrorClass.EXTRACT_TIMEOUT, f"no result within {self.timeout:g}s; worker killed"
+                )
