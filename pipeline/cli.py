@@ -100,6 +100,7 @@ def poll(
     registry: RegistryOption = None,
     as_json: JsonOption = False,
     all_feeds: Annotated[bool, typer.Option("--all", help="Poll every feed, due or not.")] = False,
+    then_fetch: Annotated[bool, typer.Option("--fetch", help="Then fetch and extract the new entries.")] = False,
 ) -> None:
     """Poll every due feed once and record new entries in the catalog."""
     from pipeline.stages import plan_feed_batches, poll_batch
@@ -117,6 +118,8 @@ def poll(
     except SQLAlchemyError as exc:
         fail(f"catalog error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     result.pop("failures")
+    if then_fetch:
+        result["fetch"] = run_fetch(settings, catalog, None, as_json)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -127,3 +130,78 @@ def poll(
     )
     for error_class, count in result["errors"].items():
         console.print(f"  {error_class}: {count}")
+
+
+def run_fetch(settings: Settings, catalog: Catalog, limit: int | None, quiet: bool) -> dict[str, object]:
+    from pipeline.stages import fetch_batch, plan_fetch_batches
+
+    planned = plan_fetch_batches(settings, batch_size=50, limit=limit, catalog=catalog)
+    totals: dict[str, object] = {}
+    with progress_bar(sum(map(len, planned)), "fetching pages", not quiet) as advance:
+        for batch in planned:
+            totals = merge_summaries(totals, fetch_batch(settings, batch, catalog=catalog, on_done=advance))
+    return totals or fetch_summary_keys()
+
+
+def fetch_summary_keys() -> dict[str, object]:
+    from pipeline.fetching import FetchSummary
+
+    return FetchSummary().as_dict()
+
+
+def merge_summaries(total: dict[str, object], part: dict[str, object]) -> dict[str, object]:
+    """Add two stage summaries key by key (numbers add, error-class counts add per class)."""
+    merged = dict(total)
+    for key, value in part.items():
+        if isinstance(value, dict):
+            counts = dict(merged.get(key, {}))
+            for name, count in value.items():
+                counts[name] = counts.get(name, 0) + count
+            merged[key] = dict(sorted(counts.items()))
+        elif isinstance(value, int | float):
+            merged[key] = merged.get(key, 0) + value
+    return merged
+
+
+@app.command()
+def fetch(
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N entries.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch and extract pending entries (pages are stored; nothing is fetched twice)."""
+    settings = Settings()
+    catalog = open_checked_catalog(settings)
+    try:
+        result = run_fetch(settings, catalog, limit, as_json)
+    except SQLAlchemyError as exc:
+        fail(f"catalog error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(
+        f"{result['pages']} pages fetched: {result['extracted']} extracted, {result['skipped']} skipped, "
+        f"{result['fallback_summary']} from the feed summary, {result['duplicates']} duplicates, "
+        f"{result['syndicated']} syndicated copies"
+    )
+    for error_class, count in result["errors"].items():
+        console.print(f"  {error_class}: {count}")
+
+
+@app.command()
+def extract(
+    inputs: Annotated[list[str], typer.Argument(help="Local HTML files (plain or .gz) or http(s) URLs.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Extract articles from files or URLs without touching the catalog (the pipeline's code)."""
+    from pipeline.extraction.inputs import extract_inputs
+
+    for record in extract_inputs(Settings(), inputs):
+        if as_json:
+            typer.echo(json.dumps(record, ensure_ascii=False))
+            continue
+        console.rule(record["input"])
+        if record["error"]:
+            console.print(f"error: {record['error']}", markup=False)
+            continue
+        console.print(f"{record['title']}  ({record['date'] or 'no date'}, {record['language'] or '?'})", markup=False)
+        console.print(record["text"], markup=False)

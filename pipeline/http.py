@@ -429,7 +429,9 @@ class HttpClient:
         try:
             result = self.fetch(f"{origin}/robots.txt", max_bytes=512 * 1024)
         except StorylineError as exc:
-            if exc.error_class == ErrorClass.HTTP_4XX:
+            if exc.error_class is ErrorClass.BLOCKED_ADDRESS:
+                raise  # the page itself is refused; robots.txt has nothing to say about it
+            if exc.error_class is ErrorClass.HTTP_4XX:
                 return None
             # Unreachable or 5xx: RFC 9309 says assume complete disallow, for now (cached TTL).
             parser.parse(["User-agent: *", "Disallow: /"])

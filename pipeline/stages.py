@@ -13,6 +13,7 @@ from pipeline.catalog import Catalog, open_catalog
 from pipeline.catalog.store import utcnow
 from pipeline.feeds import load_registry
 from pipeline.polling import PollOutcome, poll_feeds
+from pipeline.records import EntryStatus
 from pipeline.settings import Settings
 
 
@@ -59,3 +60,42 @@ def poll_batch(
 
     summary = poll_feeds(settings, catalog, feeds, on_done=record)
     return summary.as_dict() | {"failures": failures}
+
+
+def plan_fetch_batches(
+    settings: Settings, *, batch_size: int = 25, limit: int | None = None, catalog: Catalog | None = None
+) -> list[list[str]]:
+    """Entries waiting for their page (``new``, or ``fetched`` by a run that was killed)."""
+    catalog = catalog or open_catalog(settings)
+    pending = catalog.entries(status=EntryStatus.NEW) + catalog.entries(status=EntryStatus.FETCHED)
+    pending.sort(key=lambda row: (row.published_at, row.id))
+    ids = [row.id for row in pending][:limit]
+    return batches(ids, batch_size)
+
+
+def fetch_batch(
+    settings: Settings,
+    entry_ids: Sequence[str],
+    *,
+    catalog: Catalog | None = None,
+    on_done: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    """Fetch, extract and de-duplicate these entries; the summary of the batch."""
+    from pipeline.fetching import fetch_entries
+
+    catalog = catalog or open_catalog(settings)
+    return fetch_entries(settings, catalog, entry_ids, on_done).as_dict()
+
+
+def index_pending(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    limit: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> dict[str, object]:
+    """Embed, store and cluster every extracted article not yet indexed, in publication order."""
+    from pipeline.indexing import IndexStage
+
+    catalog = catalog or open_catalog(settings)
+    return IndexStage(settings, catalog).run(limit, on_done).as_dict()

@@ -217,6 +217,11 @@ def _link_texts(tree: HtmlElement) -> set[str]:
     return {text for text in texts if len(text) >= MIN_TEASER_CHARS}
 
 
+def _is_teaser(line: str, links: set[str]) -> bool:
+    """A list entry of an index page: a headline link, alone or followed by its standfirst."""
+    return line in links or any(line.startswith(link) for link in links)
+
+
 def _skip_reason(text: str, title: str | None, pagetype: str | None, tree: HtmlElement) -> str | None:
     """Why a page is not an article, or None. Order: no text, consent wall, error page,
     too little text, index/list page."""
@@ -230,9 +235,9 @@ def _skip_reason(text: str, title: str | None, pagetype: str | None, tree: HtmlE
     if len(text) < MIN_ARTICLE_CHARS:
         return "too_little_text"
     if (pagetype or "").lower() not in _ARTICLE_TYPES:
-        lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+        lines = [" ".join(line.split()).removeprefix("- ") for line in text.splitlines() if line.strip()]
         links = _link_texts(tree)
-        linked = sum(len(line) for line in lines if line in links)
+        linked = sum(len(line) for line in lines if _is_teaser(line, links))
         if linked >= INDEX_LINK_SHARE * sum(len(line) for line in lines):
             return "index_page"
     return None

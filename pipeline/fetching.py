@@ -1,0 +1,226 @@
+"""Page stage: fetch each new entry's page, store it, extract the article, recognise duplicates.
+
+Order of work for a batch of entry ids:
+1. entries still ``new`` are fetched concurrently through the safe HTTP layer (robots,
+   politeness, SSRF guard, caps); the raw HTML goes to the page store, the entry becomes
+   ``fetched``. A page that refuses us (401/402/403/451, robots) falls back to the feed
+   summary (``body_source="feed"``), so later stages still have the entry.
+2. ``fetched`` entries (this batch's and any left by a killed run) are extracted in a worker
+   pool with a hard per-page timeout; non-articles are ``skipped`` with a reason.
+3. Each article passes the duplicate checks under one cross-process lock, then is stored and
+   marked ``extracted`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pipeline.catalog import Catalog
+from pipeline.catalog.store import utcnow
+from pipeline.dedup import SyndicationIndex, body_hash, signature
+from pipeline.errors import ErrorClass, StorylineError
+from pipeline.extraction import Extracted, ExtractorPool, reconcile
+from pipeline.http import HttpClient
+from pipeline.pagestore import PageStore
+from pipeline.records import EntryStatus
+from pipeline.settings import Settings
+from pipeline.urls import canonicalize_url
+
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+# Statuses that mean "you may not read this page" rather than "it is broken".
+REFUSED_STATUSES = {401, 402, 403, 451}
+# Syndicated copies appear within days of the original.
+SYNDICATION_WINDOW = timedelta(days=3)
+RETRY_BASE = timedelta(minutes=15)
+RETRY_MAX = timedelta(days=1)
+
+
+@dataclass
+class FetchSummary:
+    pages: int = 0
+    extracted: int = 0
+    skipped: int = 0
+    fallback_summary: int = 0
+    duplicates: int = 0
+    syndicated: int = 0
+    errors: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "pages": self.pages,
+            "extracted": self.extracted,
+            "skipped": self.skipped,
+            "fallback_summary": self.fallback_summary,
+            "duplicates": self.duplicates,
+            "syndicated": self.syndicated,
+            "errors": dict(sorted(self.errors.items())),
+        }
+
+
+def retry_at(attempts: int) -> datetime:
+    return utcnow() + min(RETRY_BASE * (2 ** min(attempts, 10)), RETRY_MAX)
+
+
+class PageStage:
+    def __init__(self, settings: Settings, catalog: Catalog):
+        self.settings = settings
+        self.catalog = catalog
+        self.pages = PageStore(settings.pages_dir)
+        self.feed_names = {feed.url: feed.name for feed in catalog.feeds()}
+        self.feed_languages = {feed.url: feed.language for feed in catalog.feeds()}
+
+    def run(self, entry_ids: Sequence[str], on_done: Callable[[str], None] | None = None) -> FetchSummary:
+        summary = FetchSummary()
+        rows = {row.id: row for row in self.catalog.entries(ids=list(entry_ids))}
+        to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
+        if to_fetch:
+            with HttpClient(self.settings, self.catalog.engine) as client, ThreadPoolExecutor(4) as pool:
+                for row, outcome in zip(to_fetch, pool.map(lambda r: self._fetch(client, r), to_fetch)):
+                    self._after_fetch(row, outcome, summary, on_done)
+        fetched = [
+            row for row in self.catalog.entries(ids=list(rows))
+            if row.status == EntryStatus.FETCHED.value
+        ]
+        if fetched:
+            self._extract(fetched, summary, on_done)
+        return summary
+
+    # -- fetch ----------------------------------------------------------------------------
+    def _fetch(self, client: HttpClient, row) -> tuple[str, str] | StorylineError:  # noqa: ANN001
+        try:
+            result = client.fetch(
+                row.url, max_bytes=self.settings.max_page_bytes, check_robots=True, accept=PAGE_ACCEPT
+            )
+            if result.content_type not in HTML_TYPES:
+                raise StorylineError(ErrorClass.NOT_HTML, f"content type {result.content_type}")
+            return self.pages.put(result.body), result.final_url
+        except StorylineError as exc:
+            return exc
+
+    def _after_fetch(self, row, outcome, summary: FetchSummary, on_done) -> None:  # noqa: ANN001
+        if not isinstance(outcome, StorylineError):
+            page_sha256, final_url = outcome
+            self.catalog.mark_fetched(row.id, page_sha256, final_url)
+            summary.pages += 1
+            return
+        error = outcome
+        summary.errors[error.error_class.value] += 1
+        refused = error.error_class is ErrorClass.ROBOTS or error.status in REFUSED_STATUSES
+        if refused and row.summary.strip():
+            self._store(row, title=row.title, text=row.summary, body_source="feed", extracted=None, summary=summary)
+            summary.fallback_summary += 1
+        elif error.error_class is ErrorClass.NOT_HTML:
+            self.catalog.mark_skipped(row.id, error.error_class, error.message)
+            summary.skipped += 1
+        else:
+            self.catalog.mark_failed(row.id, error, retry_at(row.attempts))
+        if on_done is not None:
+            on_done(row.id)
+
+    # -- extract --------------------------------------------------------------------------
+    def _extract(self, rows: Sequence, summary: FetchSummary, on_done) -> None:  # noqa: ANN001
+        by_id = {row.id: row for row in rows}
+        items = [(row.id, self.pages.get(row.page_sha256), row.final_url or row.url) for row in rows]
+        results: dict[str, Extracted | StorylineError] = {}
+        with ExtractorPool(workers=self.settings.extract_workers, timeout=self.settings.extract_timeout) as pool:
+            for key, result in pool.extract_many(items):
+                results[key] = result
+        # Store in publication order so "first seen" among duplicates is the earliest; at equal
+        # times the page that is its own canonical goes first (it is the one to keep, not the AMP copy).
+        def store_order(row) -> tuple:  # noqa: ANN001
+            result = results[row.id]
+            own = isinstance(result, Extracted) and result.canonical_url is not None and (
+                canonicalize_url(result.canonical_url) == row.canonical_url
+            )
+            return (row.published_at, not own, row.id)
+
+        for row in sorted(rows, key=store_order):
+            result = results[row.id]
+            if isinstance(result, StorylineError):
+                summary.errors[result.error_class.value] += 1
+                self.catalog.mark_failed(row.id, result, retry_at(row.attempts))
+            elif not result.is_article:
+                self.catalog.mark_skipped(row.id, ErrorClass.NOT_ARTICLE, result.skip_reason or "not an article")
+                summary.skipped += 1
+            else:
+                title, _, _ = reconcile(row.title, row.published_at, result)
+                self._store(by_id[row.id], title=title, text=result.text, body_source="page", extracted=result, summary=summary)
+            if on_done is not None:
+                on_done(row.id)
+
+    # -- duplicates and storage -----------------------------------------------------------
+    def _store(self, row, *, title: str, text: str, body_source: str, extracted: Extracted | None,
+               summary: FetchSummary) -> None:  # noqa: ANN001
+        published_at, updated_at = row.published_at, None
+        if extracted is not None:
+            _, published_at, updated_at = reconcile(row.title, row.published_at, extracted)
+        page_canonical = extracted.canonical_url if extracted and extracted.canonical_url else None
+        canonical = canonicalize_url(page_canonical) if page_canonical else row.canonical_url
+        body_sha256 = body_hash(text)
+        sig = signature(text)
+        with self.catalog.exclusive("dedup"):
+            duplicate_of = self.catalog.find_exact_duplicate(row.id, canonical, body_sha256)
+            if duplicate_of is not None:
+                self.catalog.mark_skipped(row.id, ErrorClass.DUPLICATE, f"same article as {duplicate_of}", alias_of=duplicate_of)
+                summary.duplicates += 1
+                return
+            syndicated_of = self._syndication(row.id, published_at, sig)
+            self.catalog.store_article(
+                {
+                    "id": row.id,
+                    "url": row.url,
+                    "canonical_url": canonical,
+                    "title": title or row.title,
+                    "text": text,
+                    "description": extracted.description if extracted else None,
+                    "author": extracted.author if extracted else None,
+                    "sitename": extracted.sitename if extracted else None,
+                    "source": self.feed_names.get(row.feed_url, row.feed_url),
+                    "language": (extracted.language if extracted else None) or self.feed_languages.get(row.feed_url),
+                    "published_at": published_at,
+                    "updated_at": updated_at,
+                    "body_source": body_source,
+                    "body_sha256": body_sha256,
+                    "signature": sig,
+                    "syndicated_of": syndicated_of,
+                    "extracted_at": utcnow(),
+                }
+            )
+        if body_source == "page":
+            summary.extracted += 1
+        if syndicated_of is not None:
+            summary.syndicated += 1
+
+    def _syndication(self, article_id: str, published_at: datetime, sig: bytes) -> str | None:
+        """The original this article copies, or None. The original of a group of copies is its
+        earliest published member, whatever order they arrive in: if this article is earlier
+        than the group's current original, the group is re-pointed at it."""
+        rows = [
+            row for row in self.catalog.article_signatures(
+                published_at - SYNDICATION_WINDOW, published_at + SYNDICATION_WINDOW
+            )
+            if row.id != article_id
+        ]
+        matches = set(SyndicationIndex((row.id, row.signature) for row in rows).matches(sig))
+        if not matches:
+            return None
+        originals = {row.syndicated_of or row.id for row in rows if row.id in matches}
+        members = [row for row in rows if row.id in originals or row.syndicated_of in originals]
+        earliest = min(
+            [(row.published_at, row.id) for row in members] + [(published_at, article_id)]
+        )[1]
+        self.catalog.set_syndicated_of([row.id for row in members if row.id != earliest], earliest)
+        if earliest == article_id:
+            return None
+        self.catalog.set_syndicated_of([earliest], None)
+        return earliest
+
+
+def fetch_entries(settings: Settings, catalog: Catalog, entry_ids: Sequence[str],
+                  on_done: Callable[[str], None] | None = None) -> FetchSummary:
+    return PageStage(settings, catalog).run(entry_ids, on_done)

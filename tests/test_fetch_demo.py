@@ -1,0 +1,136 @@
+"""The page stage against the demo news site over real HTTP: every article extracted with the
+right title, date and body; fallbacks, gates and duplicates as labelled; resumable."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.catalog import open_catalog
+from pipeline.demo.content import load_articles
+from pipeline.demo.labels import Expectation, load_labels
+from pipeline.demo.site import DemoSite
+from pipeline.records import EntryStatus
+from pipeline.settings import Settings
+from tests.support.cli import STORYLINE, run_json, storyline_env
+
+
+@pytest.fixture(scope="module")
+def fetched(tmp_path_factory: pytest.TempPathFactory):
+    """One demo site, polled and fetched once through the CLI; then fetched again."""
+    tmp = tmp_path_factory.mktemp("fetch-demo")
+    with DemoSite() as site:
+        env = storyline_env(tmp / "home", STORYLINE_REGISTRY=str(site.registry_path(tmp)))
+        result = run_json("poll", "--fetch", env=env)
+        requests_after_first = sum(site.requests.values())
+        again = run_json("fetch", env=env)
+        repeat_requests = sum(site.requests.values()) - requests_after_first
+    catalog = open_catalog(Settings(home=tmp / "home"))
+    return site, result, again, repeat_requests, catalog
+
+
+def by_path(site: DemoSite, rows) -> dict:  # noqa: ANN001
+    return {row.url.removeprefix(site.base_url).split("?", 1)[0]: row for row in rows}
+
+
+def test_fetch_summary_matches_the_labels(fetched) -> None:  # noqa: ANN001
+    _, result, again, repeat_requests, _ = fetched
+    labels = load_labels()
+    articles = [l for l in labels if l.expect is Expectation.ARTICLE]
+    duplicates = [l for l in articles if l.duplicate_of]
+    fetch = result["fetch"]
+    assert fetch["extracted"] == len(articles) - len(duplicates)
+    assert fetch["duplicates"] == len(duplicates) == 1
+    assert fetch["fallback_summary"] == sum(l.expect is Expectation.FALLBACK_SUMMARY for l in labels) == 2
+    assert fetch["skipped"] == sum(l.expect is Expectation.SKIPPED for l in labels) == 1
+    assert fetch["syndicated"] == sum(1 for l in labels if l.syndicated_of) == 3
+    assert fetch["errors"] == {"http_4xx": 1, "robots": 1}
+    assert again["pages"] == 0 and repeat_requests == 0, "nothing is fetched twice"
+
+
+def test_every_article_has_its_title_date_and_body(fetched) -> None:  # noqa: ANN001
+    site, _, _, _, catalog = fetched
+    stored = by_path(site, catalog.articles())
+    demo = {a.key: a for a in load_articles()}
+    for label in load_labels():
+        if label.expect is not Expectation.ARTICLE or label.duplicate_of:
+            continue
+        article = stored[label.path]
+        source = demo[label.key]
+        assert article.title == label.title, label.key
+        assert article.body_source == "page"
+        # Every paragraph we wrote is in the extracted body, and no reader comment is.
+        for paragraph in source.body:
+            assert " ".join(paragraph.split()) in " ".join(article.text.split()), (label.key, paragraph[:60])
+        if source.feed_date:
+            assert article.published_at == label.published, label.key
+        else:  # no date in the feed: the page's day replaces the first-seen time
+            assert article.published_at.date() == label.published.date(), label.key
+        assert "Reply" not in article.text and "comments" not in article.text.lower()[:200]
+
+
+def test_forbidden_pages_fall_back_to_the_feed_summary(fetched) -> None:  # noqa: ANN001
+    site, _, _, _, catalog = fetched
+    stored = by_path(site, catalog.articles())
+    for label in load_labels():
+        if label.expect is Expectation.FALLBACK_SUMMARY:
+            article = stored[label.path]
+            assert article.body_source == "feed" and article.text, label.key
+
+
+def test_index_page_is_skipped_and_amp_copy_is_an_alias(fetched) -> None:  # noqa: ANN001
+    site, _, _, _, catalog = fetched
+    entries = by_path(site, catalog.entries())
+    articles = by_path(site, catalog.articles())
+    for label in load_labels():
+        entry = entries[label.path]
+        if label.expect is Expectation.SKIPPED:
+            assert (entry.status, entry.error_class) == (EntryStatus.SKIPPED.value, "not_article")
+        if label.duplicate_of:
+            original = next(l for l in load_labels() if l.key == label.duplicate_of)
+            assert (entry.status, entry.error_class) == (EntryStatus.SKIPPED.value, "duplicate")
+            assert entry.alias_of == articles[original.path].id
+
+
+def test_syndicated_copies_point_at_the_wire_original_and_nothing_else_does(fetched) -> None:  # noqa: ANN001
+    site, _, _, _, catalog = fetched
+    articles = by_path(site, catalog.articles())
+    labels = {l.key: l for l in load_labels()}
+    expected = {
+        label.path: articles[labels[label.syndicated_of].path].id
+        for label in labels.values() if label.syndicated_of
+    }
+    actual = {path: row.syndicated_of for path, row in articles.items() if row.syndicated_of}
+    assert actual == expected
+
+
+def test_a_killed_fetch_resumes_without_refetching(tmp_path: Path) -> None:
+    with DemoSite() as site:
+        env = storyline_env(
+            tmp_path / "home", STORYLINE_REGISTRY=str(site.registry_path(tmp_path)),
+            STORYLINE_HOST_MIN_DELAY="0.1", STORYLINE_HOST_MAX_CONCURRENCY="1",
+        )
+        run_json("poll", env=env)
+        process = subprocess.Popen([STORYLINE, "fetch", "--json"], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        pages = lambda: sum(n for path, n in site.requests.items() if path.endswith(".html") or path.endswith("/"))  # noqa: E731
+        deadline = time.monotonic() + 60
+        while pages() < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        catalog = open_catalog(Settings(home=tmp_path / "home"))
+        stored_before = {row.url for row in catalog.entries() if row.page_sha256}
+        assert 0 < len(stored_before) < len(load_labels()), "the kill must land mid-batch"
+        counts_before = dict(site.requests)
+        result = run_json("fetch", env=env)
+        for url in stored_before:
+            path = url.removeprefix(site.base_url).split("?", 1)[0]
+            assert site.requests[path] == counts_before.get(path), f"{path} fetched again"
+    statuses = {row.status for row in catalog.entries()}
+    assert statuses <= {EntryStatus.EXTRACTED.value, EntryStatus.SKIPPED.value}, statuses
+    assert result["extracted"] + result["fallback_summary"] > 0
