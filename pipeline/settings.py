@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     registry: Path = Field(
         default=PACKAGE_DIR / "feeds.toml", description="Feed registry (TOML)."
     )
+    tracked: Path = Field(
+        default=PACKAGE_DIR / "tracked.toml", description="Tracked stories and their seeds (TOML)."
+    )
+    related_threshold: float = Field(
+        default=0.45, description="Cosine between story centroids above which a story is related."
+    )
     data_dir: Path = Field(
         default=Path("../shared/data"), description="Real evaluation data (tests, benchmarks)."
     )

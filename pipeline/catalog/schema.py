@@ -107,6 +107,43 @@ articles = Table(
     Column("signature", LargeBinary),
     Column("syndicated_of", String(36), index=True),
     Column("extracted_at", UTCDateTime, nullable=False),
+    # Index stage (0003): the story the article joined, and why.
+    Column("story_id", String(36), index=True),
+    Column("join_rule", String(24)),
+    Column("join_score", Float),
+    Column("similarity", Float),
+    Column("term_overlap", Float),
+    Column("time_gap_seconds", Float),
+    Column("indexed_at", UTCDateTime),
+)
+
+# The clusterer's persistent state (0003): one row per story, as StoryState holds it.
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("label", Text, nullable=False),
+    Column("centroid_sum", LargeBinary, nullable=False),
+    Column("vector_count", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("first_seen", UTCDateTime),
+    Column("last_seen", UTCDateTime, index=True),
+    Column("sources", Text, nullable=False),
+    Column("independent_sources", Text, nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("terms", Text, nullable=False),
+    Column("merged_into", String(36)),
+    Column("merged_at", UTCDateTime),
+    Column("merge_score", Float),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Stream-wide clusterer counters (term frequencies, clock): one JSON value per key.
+clusterer_meta = Table(
+    "clusterer_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 # Per-host politeness shared by every worker process: the next start time for a request to

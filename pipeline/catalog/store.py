@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from pipeline.catalog.schema import articles, entries, feeds
+from pipeline.catalog.schema import articles, clusterer_meta, entries, feeds, stories
 from pipeline.errors import ErrorClass, StorylineError
 from pipeline.records import EntryStatus, FeedEntry, FeedSource
 from pipeline.settings import Settings
@@ -384,6 +384,87 @@ class Catalog:
             query = query.where(articles.c.id.in_(list(ids)))
         with self.engine.connect() as connection:
             return list(connection.execute(query))
+
+    # -- stories --------------------------------------------------------------------------------
+    def articles_to_index(self, limit: int | None = None) -> list:
+        """Extracted, not yet indexed articles in publication order (the stream's order)."""
+        query = (
+            select(articles)
+            .join(entries, entries.c.id == articles.c.id)
+            .where(entries.c.status == EntryStatus.EXTRACTED.value)
+            .order_by(articles.c.published_at, articles.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    def stories(self, *, states: Sequence[str] | None = None, ids: Sequence[str] | None = None) -> list:
+        query = select(stories).order_by(stories.c.last_seen.desc(), stories.c.id)
+        if states is not None:
+            query = query.where(stories.c.state.in_(list(states)))
+        if ids is not None:
+            query = query.where(stories.c.id.in_(list(ids)))
+        with self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    def clusterer_meta(self) -> dict[str, str]:
+        with self.engine.connect() as connection:
+            return {row.key: row.value for row in connection.execute(select(clusterer_meta))}
+
+    def commit_index_batch(
+        self,
+        story_rows: Sequence[dict[str, object]],
+        article_updates: Sequence[dict[str, object]],
+        meta: dict[str, str],
+        merged: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Persist one indexed batch atomically: stories, each article's story and explanation,
+        entry status ``indexed``, merges (articles follow their story) and clusterer counters."""
+        now = utcnow()
+        with self.engine.begin() as connection:
+            if story_rows:
+                connection.execute(delete(stories).where(stories.c.id.in_([r["id"] for r in story_rows])))
+                connection.execute(insert(stories), [dict(row, updated_at=now) for row in story_rows])
+            for update_values in article_updates:
+                values = dict(update_values)
+                article_id = values.pop("id")
+                connection.execute(
+                    update(articles).where(articles.c.id == article_id).values(indexed_at=now, **values)
+                )
+                connection.execute(
+                    update(entries).where(entries.c.id == article_id)
+                    .values(status=EntryStatus.INDEXED.value, updated_at=now)
+                )
+            for gone, keep in merged:
+                connection.execute(update(articles).where(articles.c.story_id == gone).values(story_id=keep))
+            if meta:
+                connection.execute(delete(clusterer_meta).where(clusterer_meta.c.key.in_(list(meta))))
+                connection.execute(insert(clusterer_meta), [{"key": k, "value": v} for k, v in meta.items()])
+
+    def article_id_for_url(self, canonical_url: str) -> str | None:
+        """The stored article behind a canonical URL: its own page, or an entry aliased to it."""
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(articles.c.id).where(articles.c.canonical_url == canonical_url).limit(1)
+            ).scalar()
+            if found is None:
+                entry = connection.execute(
+                    select(entries.c.id, entries.c.alias_of).where(entries.c.canonical_url == canonical_url)
+                ).first()
+                found = (entry.alias_of or entry.id) if entry else None
+        return found
+
+    def articles_of_story(self, story_id: str) -> list:
+        query = select(articles).where(articles.c.story_id == story_id).order_by(articles.c.published_at, articles.c.id)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    def article_ids_of_stories(self, story_ids: Sequence[str]) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(select(articles.c.id).where(articles.c.story_id.in_(list(story_ids)))).scalars()
+            )
 
 
 def open_catalog(settings: Settings | None = None, *, migrate: bool = True) -> Catalog:

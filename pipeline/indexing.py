@@ -1,0 +1,240 @@
+"""Index stage: embed extracted articles, store their vectors, and join them to stories.
+
+Articles are taken in publication order, as a stream. For each batch: embed (outside any
+lock), cluster one article at a time, write the points to the vector store, then record the
+stories and each article's story in the catalog in one transaction. The catalog is written
+last, so an article is ``indexed`` only once its point is stored; a killed run repeats the
+batch, which gives the same story ids (they derive from article ids) and idempotent upserts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from pipeline.catalog import Catalog
+from pipeline.clustering import (
+    Assignment,
+    ClusterConfig,
+    ClustererState,
+    ClusterItem,
+    JoinRule,
+    MergeRecord,
+    NumpyCentroidIndex,
+    OnlineClusterer,
+    StoryState,
+    StoryStatus,
+)
+from pipeline.embedding import Embedder, embedding_text, get_embedder
+from pipeline.records import Article, Story
+from pipeline.settings import Settings
+from pipeline.vectorstore import ARTICLES, STORIES, Point, VectorStore, article_payload, open_store, story_payload
+
+BATCH_SIZE = 64
+
+
+@dataclass
+class IndexSummary:
+    articles: int = 0
+    indexed: int = 0
+    stories_created: int = 0
+    stories_joined: int = 0
+    syndicated_joined: int = 0
+    merges: int = 0
+    rules: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "articles": self.articles,
+            "indexed": self.indexed,
+            "stories_created": self.stories_created,
+            "stories_joined": self.stories_joined,
+            "syndicated_joined": self.syndicated_joined,
+            "merges": self.merges,
+        }
+
+
+# -- clusterer state <-> catalog rows ------------------------------------------------------------
+def story_from_row(row) -> StoryState:  # noqa: ANN001
+    merge = None
+    if row.merged_into:
+        merge = MergeRecord(merged_into=row.merged_into, at=row.merged_at, score=row.merge_score or 0.0)
+    return StoryState(
+        id=row.id,
+        centroid_sum=np.frombuffer(row.centroid_sum, dtype=np.float64).copy(),
+        count=row.vector_count,
+        label=row.label,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        size=row.size,
+        sources=set(json.loads(row.sources)),
+        independent_sources=set(json.loads(row.independent_sources)),
+        state=StoryStatus(row.state),
+        terms=Counter(json.loads(row.terms)),
+        merge=merge,
+    )
+
+
+def story_to_row(story: StoryState) -> dict[str, object]:
+    return {
+        "id": story.id,
+        "label": story.label,
+        "centroid_sum": np.asarray(story.centroid_sum, dtype=np.float64).tobytes(),
+        "vector_count": story.count,
+        "size": story.size,
+        "first_seen": story.first_seen,
+        "last_seen": story.last_seen,
+        "sources": json.dumps(sorted(story.sources)),
+        "independent_sources": json.dumps(sorted(story.independent_sources)),
+        "state": story.state.value,
+        "terms": json.dumps(dict(story.terms)),
+        "merged_into": story.merge.merged_into if story.merge else None,
+        "merged_at": story.merge.at if story.merge else None,
+        "merge_score": story.merge.score if story.merge else None,
+    }
+
+
+def load_clusterer_state(catalog: Catalog) -> ClustererState:
+    meta = catalog.clusterer_meta()
+    clock = meta.get("clock")
+    return ClustererState(
+        stories={row.id: story_from_row(row) for row in catalog.stories()},
+        term_counts=Counter(json.loads(meta.get("term_counts", "{}"))),
+        articles_seen=int(meta.get("articles_seen", 0)),
+        since_merge=int(meta.get("since_merge", 0)),
+        touched=set(json.loads(meta.get("touched", "[]"))),
+        clock=datetime.fromisoformat(clock) if clock else None,
+    )
+
+
+def clusterer_meta(state: ClustererState) -> dict[str, str]:
+    return {
+        "term_counts": json.dumps(dict(state.term_counts)),
+        "articles_seen": str(state.articles_seen),
+        "since_merge": str(state.since_merge),
+        "touched": json.dumps(sorted(state.touched)),
+        "clock": state.clock.isoformat() if state.clock else "",
+    }
+
+
+def article_from_row(row) -> Article:  # noqa: ANN001
+    return Article(
+        id=row.id, url=row.url, canonical_url=row.canonical_url, title=row.title, text=row.text,
+        source=row.source, language=row.language, published_at=row.published_at, author=row.author,
+        updated_at=row.updated_at, sitename=row.sitename, description=row.description,
+        body_source=row.body_source, syndicated_of=row.syndicated_of,
+    )
+
+
+def story_record(story: StoryState) -> Story:
+    return Story(
+        id=story.id, label=story.label, first_seen=story.first_seen, last_seen=story.last_seen,
+        size=story.size, sources=set(story.sources), state=story.state.value,
+    )
+
+
+def article_text(row) -> str:  # noqa: ANN001
+    return embedding_text(row.title, row.text, row.description or "")
+
+
+# -- the stage --------------------------------------------------------------------------------------
+class IndexStage:
+    def __init__(self, settings: Settings, catalog: Catalog, *, embedder: Embedder | None = None,
+                 store: VectorStore | None = None, config: ClusterConfig | None = None):
+        self.settings = settings
+        self.catalog = catalog
+        self.embedder = embedder or get_embedder(settings.model or None)
+        self.store = store or open_store(settings)
+        self.store.ensure_collections(self.embedder.dimension, self.embedder.model_id)
+        state = load_clusterer_state(catalog)
+        self.clusterer = OnlineClusterer(NumpyCentroidIndex(self.embedder.dimension), config, state)
+
+    def run(self, limit: int | None = None, on_done: Callable[[int], None] | None = None) -> IndexSummary:
+        summary = IndexSummary()
+        rows = self.catalog.articles_to_index(limit)
+        summary.articles = len(rows)
+        for start in range(0, len(rows), BATCH_SIZE):
+            chunk = rows[start : start + BATCH_SIZE]
+            self._index_batch(chunk, summary)
+            if on_done is not None:
+                on_done(len(chunk))
+        return summary
+
+    def _index_batch(self, rows: Sequence, summary: IndexSummary) -> None:
+        vectors = self.embedder.encode([article_text(row) for row in rows])
+        state = self.clusterer.state
+        originals = [row.syndicated_of for row in rows if row.syndicated_of]
+        for original in self.catalog.articles(ids=originals):
+            if original.story_id:
+                state.article_story.setdefault(original.id, original.story_id)
+        before = {story.id: (story.state, story.merge) for story in state.stories.values()}
+        assignments: list[Assignment] = []
+        for row, vector in zip(rows, vectors):
+            item = ClusterItem(
+                id=row.id, vector=vector, title=row.title, text=row.text, published_at=row.published_at,
+                source=row.source, syndicated_of=row.syndicated_of,
+            )
+            assignment = self.clusterer.add(item)
+            assignments.append(assignment)
+            summary.rules[assignment.rule.value] += 1
+            if assignment.rule is JoinRule.NEW_STORY:
+                summary.stories_created += 1
+            elif assignment.rule is JoinRule.SYNDICATED:
+                summary.syndicated_joined += 1
+            else:
+                summary.stories_joined += 1
+        changed = {a.story_id for a in assignments} | {
+            story.id for story in state.stories.values()
+            if before.get(story.id) != (story.state, story.merge)
+        }
+        merged = [
+            (story_id, self.clusterer.resolve_story(story_id)) for story_id in sorted(changed)
+            if state.stories[story_id].merge is not None and before.get(story_id, (None, None))[1] is None
+        ]
+        summary.merges += len(merged)
+        current = {a.article_id: self.clusterer.story_of(a.article_id) for a in assignments}
+
+        with self.store.session():
+            self.store.upsert(ARTICLES, [
+                Point(row.id, vector, article_payload(article_from_row(row), story_id=current[row.id]))
+                for row, vector in zip(rows, vectors)
+            ])
+            live = [state.stories[i] for i in sorted(changed) if state.stories[i].merge is None]
+            self.store.upsert(STORIES, [
+                Point(story.id, story.centroid, story_payload(
+                    story_record(story), independent_sources=len(story.independent_sources)))
+                for story in live
+            ])
+            if merged:
+                self.store.delete(STORIES, [gone for gone, _ in merged])
+                for gone, keep in merged:
+                    moved = self.catalog.article_ids_of_stories([gone])
+                    if moved:
+                        self.store.set_payload(ARTICLES, moved, {"story_id": keep})
+        self.catalog.commit_index_batch(
+            [story_to_row(state.stories[i]) for i in sorted(changed)],
+            [
+                {
+                    "id": a.article_id,
+                    "story_id": current[a.article_id],
+                    "join_rule": a.rule.value,
+                    "join_score": a.score,
+                    "similarity": a.similarity,
+                    "term_overlap": a.term_overlap,
+                    "time_gap_seconds": a.time_gap.total_seconds() if a.time_gap is not None else None,
+                }
+                for a in assignments
+            ],
+            clusterer_meta(state),
+            merged=merged,
+        )
+        summary.indexed += len(rows)
+
+
+def index_pending(settings: Settings, catalog: Catalog, **kwargs: object) -> IndexSummary:
+    return IndexStage(settings, catalog, **kwargs).run()
