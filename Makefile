@@ -22,7 +22,10 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 run: venv
-	$(BIN)/python -m pipeline.demo.run_once
+	$(BIN)/storyline airflow up
+
+stop:
+	@test -x $(BIN)/storyline && $(BIN)/storyline airflow down || true
 
 clean:
 	rm -rf $(VENV) .storyline

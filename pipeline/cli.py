@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from pipeline.settings import Settings
 app = typer.Typer(help="Storyline: streaming news ingest, stories and search.", no_args_is_help=True)
 feeds_app = typer.Typer(help="The feed registry.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
+airflow_app = typer.Typer(help="The embedded Airflow deployment (make run / make stop).", no_args_is_help=True)
+app.add_typer(airflow_app, name="airflow")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -205,3 +208,207 @@ def extract(
             continue
         console.print(f"{record['title']}  ({record['date'] or 'no date'}, {record['language'] or '?'})", markup=False)
         console.print(record["text"], markup=False)
+
+
+def run_index(settings: Settings, catalog: Catalog, quiet: bool) -> dict[str, object]:
+    from pipeline.stages import index_pending
+
+    pending = len(catalog.articles_to_index())
+    with progress_bar(pending, "indexing articles", not quiet) as advance:
+        return index_pending(settings, catalog=catalog, on_done=lambda n: [advance(None) for _ in range(n)])
+
+
+@app.command()
+def index(as_json: JsonOption = False) -> None:
+    """Embed, index and cluster every extracted article not yet indexed."""
+    settings = Settings()
+    catalog = open_checked_catalog(settings)
+    result = run_index(settings, catalog, as_json)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(
+        f"{result['indexed']} articles indexed: {result['stories_created']} new stories, "
+        f"{result['stories_joined']} joined a story, {result['syndicated_joined']} syndicated copies, "
+        f"{result['merges']} merges"
+    )
+
+
+def run_pipeline(settings: Settings, catalog: Catalog, quiet: bool, registry: Path | None = None) -> dict[str, object]:
+    """poll + fetch + index: the whole pipeline once."""
+    from pipeline.stages import plan_feed_batches, poll_batch
+
+    (due,) = plan_feed_batches(settings, registry=registry, batch_size=10**9, catalog=catalog) or [[]]
+    with progress_bar(len(due), "polling feeds", not quiet) as advance:
+        polled = poll_batch(settings, due, catalog=catalog, on_done=advance)
+    polled.pop("failures")
+    return {"poll": polled, "fetch": run_fetch(settings, catalog, None, quiet), "index": run_index(settings, catalog, quiet)}
+
+
+@app.command()
+def run(registry: RegistryOption = None, as_json: JsonOption = False) -> None:
+    """The whole pipeline once: poll due feeds, fetch and extract, index and cluster."""
+    settings = Settings()
+    catalog = open_checked_catalog(settings)
+    try:
+        result = run_pipeline(settings, catalog, as_json, registry)
+    except RegistryError as exc:
+        fail(str(exc))
+    print_run(result, as_json)
+
+
+def print_run(result: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    poll_result, fetch_result, index_result = result["poll"], result["fetch"], result["index"]
+    console.print(
+        f"poll: {poll_result['feeds']} feeds ({poll_result['feeds_failed']} failed), {poll_result['entries_new']} new entries\n"
+        f"fetch: {fetch_result['extracted']} extracted, {fetch_result['fallback_summary']} from summaries, "
+        f"{fetch_result['skipped']} skipped, {fetch_result['duplicates']} duplicates, {fetch_result['syndicated']} syndicated\n"
+        f"index: {index_result['indexed']} indexed, {index_result['stories_created']} new stories, "
+        f"{index_result['stories_joined']} joined"
+    )
+
+
+def open_queries(settings: Settings):  # noqa: ANN201
+    from pipeline.queries import Queries
+
+    return Queries(settings, open_checked_catalog(settings))
+
+
+def query_or_fail(call):  # noqa: ANN001, ANN201
+    from pipeline.queries import QueryError
+    from pipeline.vectorstore import VectorStoreError
+
+    try:
+        return call()
+    except (QueryError, VectorStoreError) as exc:
+        fail(str(exc))
+
+
+def print_hits(hits: list[dict[str, object]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(hits))
+        return
+    table = Table("score", "published", "source", "title", "story")
+    for hit in hits:
+        table.add_row(f"{hit['score']:.3f}", str(hit["published_at"])[:16], str(hit["source"]),
+                      str(hit["title"]), str(hit["story_id"])[:8])
+    console.print(table)
+
+
+@app.command()
+def search(
+    query: str,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 10,
+    since: Annotated[datetime | None, typer.Option("--since", help="Published at or after (ISO date).")] = None,
+    source: Annotated[str | None, typer.Option("--source")] = None,
+    lang: Annotated[str | None, typer.Option("--lang")] = None,
+    story: Annotated[str | None, typer.Option("--story", help="Only this story id.")] = None,
+    per_story: Annotated[bool, typer.Option("--per-story", help="Best hit per story.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Semantic search over indexed articles."""
+    queries = open_queries(Settings())
+    since_utc = since.replace(tzinfo=since.tzinfo or UTC) if since else None
+    hits = query_or_fail(lambda: queries.search(query, limit=limit, since=since_utc, source=source,
+                                                language=lang, story=story, per_story=per_story))
+    print_hits(hits, as_json)
+
+
+@app.command()
+def related(id_or_url: str, limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 10,
+            as_json: JsonOption = False) -> None:
+    """Articles closest to one indexed article (by id or URL)."""
+    queries = open_queries(Settings())
+    print_hits(query_or_fail(lambda: queries.related(id_or_url, limit=limit)), as_json)
+
+
+@app.command()
+def lineup(name: Annotated[str | None, typer.Argument(help="Tracked story name (default: the first).")] = None,
+           as_json: JsonOption = False) -> None:
+    """The tracked story's seed, its coverage in time order, then related coverage."""
+    queries = open_queries(Settings())
+    result = query_or_fail(lambda: queries.lineup(name))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(f"[bold]{result['name']}[/bold]")
+    console.print(f"seed: {result['seed']['title']}", markup=False)
+    if result["story"] is None:
+        console.print("no indexed coverage yet")
+        return
+    story = result["story"]
+    console.print(f"story {story['id'][:8]}: {story['size']} articles, {story['independent_sources']} independent sources")
+    console.print(lineup_table(result["coverage"]))
+    for related_story in result["related"]:
+        console.print(f"related coverage ({related_story['relatedness']:.2f}): {related_story['story']['label']}", markup=False)
+        console.print(lineup_table(related_story["articles"]))
+
+
+def lineup_table(articles: list[dict[str, object]]) -> Table:
+    table = Table("time", "source", "title", "similarity", "")
+    for article in articles:
+        similarity = article["similarity"]
+        table.add_row(
+            str(article["published_at"])[:16].replace("T", " "), str(article["source"]), str(article["title"]),
+            "-" if similarity is None else f"{similarity:.2f}", "syndicated" if article["syndicated"] else "",
+        )
+    return table
+
+
+@app.command()
+def stories(state: Annotated[str, typer.Option("--state", help="active, dormant, merged or all")] = "active",
+            as_json: JsonOption = False) -> None:
+    """Stories with their size, independent sources, last update and state."""
+    queries = open_queries(Settings())
+    rows = queries.stories(state=None if state == "all" else state)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table("story", "size", "sources", "last seen", "state", "label")
+    for row in rows:
+        table.add_row(row["id"][:8], str(row["size"]), str(row["independent_sources"]),
+                      str(row["last_seen"])[:16], row["state"], row["label"])
+    console.print(table)
+
+
+@airflow_app.command("up")
+def airflow_up(
+    port: Annotated[int, typer.Option(help="api-server (UI) port")] = 8080,
+    demo_port: Annotated[int, typer.Option(help="demo news site port")] = 8765,
+    wait: Annotated[bool, typer.Option(help="wait for the first ingest run")] = True,
+) -> None:
+    """Start Airflow (and the demo site) in the background; trigger the first ingest run."""
+    from pipeline import deploy
+
+    settings = Settings()
+    try:
+        deployment, first_run = deploy.up(settings, demo=settings.feeds == "demo", api_port=port, demo_port=demo_port)
+    except deploy.DeploymentError as exc:
+        fail(str(exc))
+    console.print(f"Airflow UI : {deployment.url}   login: {deployment.username} / {deployment.password}")
+    console.print(f"Feeds      : {deployment.registry}")
+    console.print(f"First run  : news_ingest {first_run}")
+    if wait:
+        with deploy.AirflowClient(deployment.url, deployment.username, deployment.password) as client:
+            client.login()
+            console.print(f"First run  : {client.wait_for_run('news_ingest', first_run, 1800)}")
+    console.print("Stories    : storyline lineup      Stop: make stop")
+
+
+@airflow_app.command("status")
+def airflow_status() -> None:
+    """The processes `storyline airflow up` started, and whether they are alive."""
+    from pipeline import deploy
+
+    typer.echo(json.dumps(deploy.status(Settings()), indent=2, default=str))
+
+
+@airflow_app.command("down")
+def airflow_down() -> None:
+    """Stop exactly the processes `storyline airflow up` started (by pid)."""
+    from pipeline import deploy
+
+    console.print(f"stopped: {', '.join(deploy.down(Settings())) or 'nothing was running'}")

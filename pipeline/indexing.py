@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -46,7 +46,6 @@ class IndexSummary:
     stories_joined: int = 0
     syndicated_joined: int = 0
     merges: int = 0
-    rules: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -172,7 +171,7 @@ class IndexStage:
         for original in self.catalog.articles(ids=originals):
             if original.story_id:
                 state.article_story.setdefault(original.id, original.story_id)
-        before = {story.id: (story.state, story.merge) for story in state.stories.values()}
+        before = self.snapshot()
         assignments: list[Assignment] = []
         for row, vector in zip(rows, vectors):
             item = ClusterItem(
@@ -181,35 +180,46 @@ class IndexStage:
             )
             assignment = self.clusterer.add(item)
             assignments.append(assignment)
-            summary.rules[assignment.rule.value] += 1
             if assignment.rule is JoinRule.NEW_STORY:
                 summary.stories_created += 1
             elif assignment.rule is JoinRule.SYNDICATED:
                 summary.syndicated_joined += 1
             else:
                 summary.stories_joined += 1
-        changed = {a.story_id for a in assignments} | {
-            story.id for story in state.stories.values()
-            if before.get(story.id) != (story.state, story.merge)
-        }
-        merged = [
-            (story_id, self.clusterer.resolve_story(story_id)) for story_id in sorted(changed)
-            if state.stories[story_id].merge is not None and before.get(story_id, (None, None))[1] is None
-        ]
-        summary.merges += len(merged)
-        current = {a.article_id: self.clusterer.story_of(a.article_id) for a in assignments}
+        summary.merges += self.persist(before, rows, vectors, assignments)
+        summary.indexed += len(rows)
 
+    def snapshot(self) -> dict[str, tuple]:
+        """Each story's (state, merge, size, vector count): what `persist` compares against."""
+        return {
+            story.id: (story.state, story.merge, story.size, story.count)
+            for story in self.clusterer.state.stories.values()
+        }
+
+    def persist(self, before: dict[str, tuple], rows: Sequence = (), vectors: Sequence = (),
+                assignments: Sequence[Assignment] = ()) -> int:
+        """Write what changed since ``before``: article points first, then stories, then the
+        catalog in one transaction (so nothing is ``indexed`` that is not stored). Returns the
+        number of merges."""
+        state = self.clusterer.state
+        changed = {story_id for story_id, story in state.stories.items()
+                   if before.get(story_id) != (story.state, story.merge, story.size, story.count)}
+        merged = [(story_id, self.clusterer.resolve_story(story_id)) for story_id in sorted(changed)
+                  if state.stories[story_id].merge is not None]
+        current = {a.article_id: self.clusterer.story_of(a.article_id) for a in assignments}
         with self.store.session():
-            self.store.upsert(ARTICLES, [
-                Point(row.id, vector, article_payload(article_from_row(row), story_id=current[row.id]))
-                for row, vector in zip(rows, vectors)
-            ])
+            if rows:
+                self.store.upsert(ARTICLES, [
+                    Point(row.id, vector, article_payload(article_from_row(row), story_id=current[row.id]))
+                    for row, vector in zip(rows, vectors)
+                ])
             live = [state.stories[i] for i in sorted(changed) if state.stories[i].merge is None]
-            self.store.upsert(STORIES, [
-                Point(story.id, story.centroid, story_payload(
-                    story_record(story), independent_sources=len(story.independent_sources)))
-                for story in live
-            ])
+            if live:
+                self.store.upsert(STORIES, [
+                    Point(story.id, story.centroid, story_payload(
+                        story_record(story), independent_sources=len(story.independent_sources)))
+                    for story in live
+                ])
             if merged:
                 self.store.delete(STORIES, [gone for gone, _ in merged])
                 for gone, keep in merged:
@@ -233,7 +243,7 @@ class IndexStage:
             clusterer_meta(state),
             merged=merged,
         )
-        summary.indexed += len(rows)
+        return len(merged)
 
 
 def index_pending(settings: Settings, catalog: Catalog, **kwargs: object) -> IndexSummary:

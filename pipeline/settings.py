@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     catalog_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file catalog.db under home."
     )
+    feeds: Literal["demo", "registry"] = Field(
+        default="demo",
+        description="`make run` source: the bundled demo site, or the real feeds of `registry`.",
+    )
     registry: Path = Field(
         default=PACKAGE_DIR / "feeds.toml", description="Feed registry (TOML)."
     )

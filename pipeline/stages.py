@@ -99,3 +99,22 @@ def index_pending(
 
     catalog = catalog or open_catalog(settings)
     return IndexStage(settings, catalog).run(limit, on_done).as_dict()
+
+
+def merge_stories(settings: Settings, *, catalog: Catalog | None = None) -> dict[str, object]:
+    """The merge pass: quiet stories go dormant, converged stories merge (with lineage)."""
+    from pipeline.maintenance import merge_stories as merge
+
+    return merge(settings, catalog or open_catalog(settings))
+
+
+def retry_failed_pages(settings: Settings, *, catalog: Catalog | None = None) -> dict[str, object]:
+    from pipeline.maintenance import retry_failed_pages as retry
+
+    return retry(settings, catalog or open_catalog(settings))
+
+
+def data_quality_checks(settings: Settings, *, catalog: Catalog | None = None) -> list[str]:
+    from pipeline.maintenance import data_quality_checks as checks
+
+    return checks(settings, catalog or open_catalog(settings))

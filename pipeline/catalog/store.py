@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from pipeline.catalog.schema import articles, clusterer_meta, entries, feeds, stories
@@ -266,8 +266,6 @@ class Catalog:
             return list(connection.execute(query))
 
     def count_entries(self, status: EntryStatus | None = None) -> int:
-        from sqlalchemy import func
-
         query = select(func.count()).select_from(entries)
         if status is not None:
             query = query.where(entries.c.status == status.value)
@@ -465,6 +463,56 @@ class Catalog:
             return list(
                 connection.execute(select(articles.c.id).where(articles.c.story_id.in_(list(story_ids)))).scalars()
             )
+
+    # -- maintenance ----------------------------------------------------------------------------
+    def requeue_failed(self, now: datetime, max_attempts: int) -> int:
+        """Failed entries past their back-off and under ``max_attempts`` go back in the queue."""
+        due = (
+            (entries.c.status == EntryStatus.FAILED.value)
+            & (entries.c.next_attempt_at <= now)
+            & (entries.c.attempts < max_attempts)
+        )
+        with self.engine.begin() as connection:
+            refetch = connection.execute(
+                update(entries).where(due & entries.c.page_sha256.is_(None))
+                .values(status=EntryStatus.NEW.value, updated_at=now)
+            ).rowcount
+            reextract = connection.execute(
+                update(entries).where(due & entries.c.page_sha256.is_not(None))
+                .values(status=EntryStatus.FETCHED.value, updated_at=now)
+            ).rowcount
+        return refetch + reextract
+
+    def count_failed(self, *, min_attempts: int) -> int:
+        query = select(func.count()).select_from(entries).where(
+            entries.c.status == EntryStatus.FAILED.value, entries.c.attempts >= min_attempts
+        )
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def page_outcomes_since(self, since: datetime) -> dict[str, int]:
+        """Pages handled since ``since``: extracted/indexed articles, and skips by reason."""
+        query = (
+            select(entries.c.status, entries.c.error_class, func.count())
+            .where(entries.c.updated_at >= since, entries.c.page_sha256.is_not(None))
+            .group_by(entries.c.status, entries.c.error_class)
+        )
+        outcomes: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for status, error_class, count in connection.execute(query):
+                key = error_class if status == EntryStatus.SKIPPED.value else status
+                outcomes[key] = outcomes.get(key, 0) + count
+        return outcomes
+
+    def count_entries_since(self, since: datetime) -> int:
+        query = select(func.count()).select_from(entries).where(entries.c.first_seen_at >= since)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def count_indexed_since(self, since: datetime) -> int:
+        query = select(func.count()).select_from(articles).where(articles.c.indexed_at >= since)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
 
 
 def open_catalog(settings: Settings | None = None, *, migrate: bool = True) -> Catalog:

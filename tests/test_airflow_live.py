@@ -1,0 +1,129 @@
+"""The real Airflow: api-server, scheduler, dag-processor and triggerer on PostgreSQL metadata.
+
+Runs are triggered and watched through the REST API with a token, as an operator would.
+A second run with one feed broken on purpose shows that feed's error in its poll task's log
+while the run, and the other feeds, succeed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.airflow_support import demo_registry_with, free_port, live_airflow, storyline_env
+from tests.conftest import make_settings
+from tests.support.postgres import fresh_postgres_database
+from tests.support.fixture_server import FixtureServer, static
+
+pytestmark = pytest.mark.slow
+
+RUN_TIMEOUT = 900.0
+BROKEN_FEED_PATH = "/broken/feed.xml"
+
+
+def poll_task_for(client, run_id: str, fragment: str) -> dict:
+    """The mapped poll task whose UI name mentions `fragment`."""
+    (found,) = [
+        ti
+        for ti in client.task_instances("news_ingest", run_id)
+        if ti["task_id"] == "poll_feeds" and fragment in (ti["rendered_map_index"] or "")
+    ]
+    return found
+
+
+def states_by_task(client, run_id: str) -> dict[str, set[str]]:
+    states: dict[str, set[str]] = {}
+    for ti in client.task_instances("news_ingest", run_id):
+        states.setdefault(ti["task_id"], set()).add(ti["state"])
+    return states
+
+
+def test_live_airflow_runs_ingest_and_survives_a_broken_feed(tmp_path: Path) -> None:
+    from pipeline.demo.site import DemoSite
+
+    server_error = static(b"upstream exploded", "text/plain", status=500)
+    with (
+        DemoSite() as site,
+        FixtureServer(routes={BROKEN_FEED_PATH: server_error}) as broken,
+        fresh_postgres_database("storyline_airflow") as metadata_url,
+    ):
+        demo_registry = site.registry_path(tmp_path / "demo")
+        registry = demo_registry_with(demo_registry, {}, tmp_path)
+        env = storyline_env(tmp_path / "home", registry)
+        with live_airflow(tmp_path / "airflow", metadata_url, env) as (_, client):
+            client.set_paused("news_ingest", False)
+
+            first = client.trigger("news_ingest")
+            assert client.wait_for_run("news_ingest", first, RUN_TIMEOUT) == "success", (
+                states_by_task(client, first)
+            )
+            first_states = states_by_task(client, first)
+            assert first_states["poll_feeds"] == {"success"}
+            assert first_states["fetch_pages"] == {"success"}
+            assert first_states["index_articles"] == {"success"}
+            assert (
+                sum(
+                    ti["task_id"] == "poll_feeds"
+                    for ti in client.task_instances("news_ingest", first)
+                )
+                == 3
+            )
+
+            # Break one feed: the registry now also lists a feed that answers 500.
+            broken_url = broken.url(BROKEN_FEED_PATH)
+            demo_registry_with(demo_registry, {"Broken on purpose": broken_url}, tmp_path)
+            second = client.trigger("news_ingest")
+            assert client.wait_for_run("news_ingest", second, RUN_TIMEOUT) == "success", (
+                states_by_task(client, second)
+            )
+            assert broken.requests[BROKEN_FEED_PATH] >= 1
+            failed_poll = poll_task_for(client, second, BROKEN_FEED_PATH)
+            assert failed_poll["state"] == "success"
+            log = client.task_log(
+                "news_ingest",
+                second,
+                "poll_feeds",
+                failed_poll["try_number"],
+                failed_poll["map_index"],
+            )
+            assert f"feed failed: {broken_url} [http_5xx]" in log, log
+            assert "feeds_failed=1" in log, log
+
+
+def test_embedded_deployment_up_first_run_succeeds_down_stops_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `make run` / `make stop` do: SQLite metadata, the demo site, a first run, stop."""
+    from pipeline import deploy
+
+    settings = make_settings(tmp_path / "home", registry=tmp_path / "unused.toml")
+    monkeypatch.setenv("STORYLINE_HOST_MIN_DELAY", "0")
+    try:
+        deployment, first_run = deploy.up(
+            settings, demo=True, api_port=free_port(), demo_port=free_port()
+        )
+        started = deploy.running(deployment.pid_dir)
+        assert set(started) == {
+            "api-server",
+            "scheduler",
+            "dag-processor",
+            "triggerer",
+            "demo-site",
+        }
+        assert deploy.status(settings)["health"]["scheduler"]["status"] == "healthy"
+        with deploy.AirflowClient(
+            deployment.url, deployment.username, deployment.password
+        ) as client:
+            client.login()
+            assert client.wait_for_run("news_ingest", first_run, RUN_TIMEOUT) == "success", (
+                states_by_task(client, first_run)
+            )
+    finally:
+        stopped = deploy.down(settings)
+    assert "scheduler" in stopped
+    assert deploy.running(deployment.pid_dir) == {}
+    for pid in started.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
