@@ -412,3 +412,33 @@ def airflow_down() -> None:
     from pipeline import deploy
 
     console.print(f"stopped: {', '.join(deploy.down(Settings())) or 'nothing was running'}")
+
+
+@app.command("eval-clustering")
+def eval_clustering(
+    path: Annotated[Path, typer.Argument(help="Labelled JSONL file, one document per line.")],
+    label_field: Annotated[str, typer.Option("--label-field", help="The field holding the true story.")],
+    text_field: Annotated[str, typer.Option("--text-field")] = "text",
+    title_field: Annotated[str, typer.Option("--title-field")] = "title",
+    date_field: Annotated[str, typer.Option("--date-field")] = "date",
+    as_json: JsonOption = False,
+) -> None:
+    """Stream a labelled file through the story clusterer; score it beside a TF-IDF baseline."""
+    from pipeline.evaluation.clustering import evaluate_file
+
+    if not path.is_file():
+        fail(f"no such file: {path}")
+    try:
+        result = evaluate_file(path, label_field, text_field, title_field, date_field)
+    except (KeyError, ValueError) as exc:
+        fail(f"{path}: {exc}")
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table("", "stories", "pairwise P", "R", "F1", "BCubed P", "R", "F1")
+    for name, scores in (("storyline", result), ("TF-IDF baseline", result["baseline"])):
+        pairwise, bcubed = scores["pairwise"], scores["bcubed"]
+        table.add_row(name, str(scores["n_stories"]), *(f"{pairwise[k]:.3f}" for k in "pr"), f"{pairwise['f1']:.3f}",
+                      *(f"{bcubed[k]:.3f}" for k in "pr"), f"{bcubed['f1']:.3f}")
+    console.print(f"{result['n_docs']} documents")
+    console.print(table)

@@ -35,8 +35,6 @@ from pipeline.records import Article, Story
 from pipeline.settings import Settings
 from pipeline.vectorstore import ARTICLES, STORIES, Point, VectorStore, article_payload, open_store, story_payload
 
-BATCH_SIZE = 64
-
 
 @dataclass
 class IndexSummary:
@@ -157,8 +155,9 @@ class IndexStage:
         summary = IndexSummary()
         rows = self.catalog.articles_to_index(limit)
         summary.articles = len(rows)
-        for start in range(0, len(rows), BATCH_SIZE):
-            chunk = rows[start : start + BATCH_SIZE]
+        size = max(1, self.settings.index_batch_size)
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
             self._index_batch(chunk, summary)
             if on_done is not None:
                 on_done(len(chunk))
@@ -174,6 +173,8 @@ class IndexStage:
         before = self.snapshot()
         assignments: list[Assignment] = []
         for row, vector in zip(rows, vectors):
+            if row.story_id is not None:
+                continue  # already in a story: re-indexing refreshes its point, not its story
             item = ClusterItem(
                 id=row.id, vector=vector, title=row.title, text=row.text, published_at=row.published_at,
                 source=row.source, syndicated_of=row.syndicated_of,
@@ -206,7 +207,8 @@ class IndexStage:
                    if before.get(story_id) != (story.state, story.merge, story.size, story.count)}
         merged = [(story_id, self.clusterer.resolve_story(story_id)) for story_id in sorted(changed)
                   if state.stories[story_id].merge is not None]
-        current = {a.article_id: self.clusterer.story_of(a.article_id) for a in assignments}
+        current = {row.id: self.clusterer.resolve_story(row.story_id) for row in rows if row.story_id}
+        current |= {a.article_id: self.clusterer.story_of(a.article_id) for a in assignments}
         with self.store.session():
             if rows:
                 self.store.upsert(ARTICLES, [
@@ -228,7 +230,7 @@ class IndexStage:
                         self.store.set_payload(ARTICLES, moved, {"story_id": keep})
         self.catalog.commit_index_batch(
             [story_to_row(state.stories[i]) for i in sorted(changed)],
-            [
+            [{"id": row.id} for row in rows if row.story_id] + [
                 {
                     "id": a.article_id,
                     "story_id": current[a.article_id],

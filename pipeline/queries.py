@@ -25,6 +25,7 @@ from pipeline.vectorstore import ARTICLES, STORIES, Hit, SearchFilter, VectorSto
 MAX_LIMIT = 100
 # Articles of the seed's neighbourhood that vote for the seed's story.
 SEED_NEIGHBOURS = 10
+RELATED_HOPS = 2
 
 
 class QueryError(ValueError):
@@ -175,22 +176,37 @@ class Queries:
             (row,) = self.catalog.stories(ids=[story_id])
             result["story"] = story_record(row)
             result["coverage"] = self.coverage(story_id, seed_vector)
-            centroid = np.frombuffer(row.centroid_sum, dtype=np.float64)
-            centroid = centroid / (np.linalg.norm(centroid) or 1.0)
-            neighbours = self.store.search(
-                STORIES, centroid, 30, SearchFilter(), score_threshold=self.settings.related_threshold
-            )
-            related_ids = [hit.id for hit in neighbours if hit.id != story_id]
-            related_rows = {r.id: r for r in self.catalog.stories(ids=related_ids)}
+            neighbours = self._neighbourhood(row)
+            related_rows = {r.id: r for r in self.catalog.stories(ids=list(neighbours))}
             result["related"] = [
                 {
-                    "story": story_record(related_rows[hit.id]),
-                    "relatedness": round(hit.score, 4),
-                    "articles": self.coverage(hit.id, seed_vector),
+                    "story": story_record(related_rows[related_id]),
+                    "relatedness": round(score, 4),
+                    "via": via,
+                    "articles": self.coverage(related_id, seed_vector),
                 }
-                for hit in neighbours if hit.id in related_rows and related_rows[hit.id].merged_into is None
+                for related_id, (score, via) in neighbours.items()
+                if related_id in related_rows
             ]
         return result
+
+    def _neighbourhood(self, seed_row) -> dict[str, tuple[float, str]]:  # noqa: ANN001
+        """Stories related to the seed's story: reachable in up to RELATED_HOPS steps between
+        story centroids of cosine >= related_threshold (a developing story's side stories
+        often relate to each other more than to its main thread). story id -> (score, via)."""
+        found: dict[str, tuple[float, str]] = {}
+        frontier = [seed_row]
+        for _ in range(RELATED_HOPS):
+            next_frontier = []
+            for row in frontier:
+                for hit in self.store.search(
+                    STORIES, centroid_of(row), 30, score_threshold=self.settings.related_threshold
+                ):
+                    if hit.id != seed_row.id and hit.id not in found:
+                        found[hit.id] = (hit.score, row.id)
+                        next_frontier.append(hit.id)
+            frontier = self.catalog.stories(ids=next_frontier) if next_frontier else []
+        return found
 
     def _seed_story(self, seed_vector: np.ndarray) -> str | None:
         """The story the seed belongs to: the one its nearest articles vote for."""
@@ -213,6 +229,11 @@ class Queries:
         except OSError as exc:
             raise QueryError(f"seed {seed} cannot be read: {exc}") from exc
         return (lines[0] if lines else ""), "\n".join(lines[1:])
+
+
+def centroid_of(row) -> np.ndarray:  # noqa: ANN001
+    centroid = np.frombuffer(row.centroid_sum, dtype=np.float64)
+    return centroid / (np.linalg.norm(centroid) or 1.0)
 
 
 def iso(moment: datetime | None) -> str | None:

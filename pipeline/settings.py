@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         default=PACKAGE_DIR / "tracked.toml", description="Tracked stories and their seeds (TOML)."
     )
     related_threshold: float = Field(
-        default=0.45, description="Cosine between story centroids above which a story is related."
+        default=0.40, description="Cosine between story centroids from which a story is related."
     )
     data_dir: Path = Field(
         default=Path("../shared/data"), description="Real evaluation data (tests, benchmarks)."
@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     model: str = Field(
         default="", description="sentence-transformers name or path; empty: the bundled MiniLM."
     )
+    index_batch_size: int = Field(default=64, description="Articles embedded and committed together.")
     vector_backend: Literal["edge", "server"] = "edge"
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None

@@ -1,0 +1,159 @@
+"""The whole pipeline on the demo site: stories, the seed's lineup, search, stability, resume.
+
+Real parts: the demo site over HTTP, the real model, the embedded Qdrant Edge store, the
+SQLite catalog; one backend comparison against qdrant-client's local mode (the server API).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.catalog import open_catalog
+from pipeline.demo.labels import PEACE_TALKS_TOPIC, load_labels
+from pipeline.demo.site import DemoSite
+from pipeline.records import EntryStatus
+from pipeline.settings import Settings
+from pipeline.vectorstore import ARTICLES, STORIES, open_store
+from tests.support.cli import STORYLINE, run_json, storyline_env
+
+SEED = Path("../shared/seed/000_d4eb1fab17eab041.txt")
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3].split("?", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """The demo site ingested end to end with `storyline run`, then run again."""
+    if not SEED.is_file():
+        pytest.skip(f"the seed article is not at {SEED} (../shared is absent)")
+    tmp = tmp_path_factory.mktemp("index-demo")
+    with DemoSite() as site:
+        env = storyline_env(tmp / "home", STORYLINE_REGISTRY=str(site.registry_path(tmp)))
+        first = run_json("run", env=env)
+        second = run_json("run", env=env)
+        lineup = run_json("lineup", env=env)
+    return site, env, first, second, lineup, tmp / "home"
+
+
+def test_run_indexes_every_article_once(demo_run) -> None:  # noqa: ANN001
+    _, _, first, second, _, home = demo_run
+    stored = first["fetch"]["extracted"] + first["fetch"]["fallback_summary"]
+    assert first["index"]["indexed"] == stored
+    assert second["index"]["indexed"] == 0 and second["poll"]["entries_new"] == 0
+    catalog = open_catalog(Settings(home=home))
+    assert catalog.count_entries(EntryStatus.EXTRACTED) == 0
+    assert catalog.count_entries(EntryStatus.INDEXED) == stored
+    assert open_store(Settings(home=home)).count(ARTICLES) == stored
+
+
+def test_seed_lineup_holds_every_peace_talks_article_and_nothing_else(demo_run) -> None:  # noqa: ANN001
+    _, _, _, _, lineup, _ = demo_run
+    shown = [a for a in lineup["coverage"]] + [a for r in lineup["related"] for a in r["articles"]]
+    shown_paths = {path_of(a["url"]) for a in shown}
+    labels = [l for l in load_labels() if l.expect.value != "skipped" and not l.duplicate_of]
+    talks = {l.path for l in labels if l.topic == PEACE_TALKS_TOPIC}
+    others = {l.path for l in labels if l.topic != PEACE_TALKS_TOPIC}
+    assert talks <= shown_paths, sorted(talks - shown_paths)
+    assert not (others & shown_paths), sorted(others & shown_paths)
+    times = [a["published_at"] for a in lineup["coverage"]]
+    assert times == sorted(times), "coverage is in time order"
+    assert all(a["similarity"] is not None for a in lineup["coverage"])
+
+
+def test_syndicated_copies_count_as_one_independent_source(demo_run) -> None:  # noqa: ANN001
+    _, _, _, _, lineup, home = demo_run
+    copies = {l.path for l in load_labels() if l.syndicated_of}
+    stories = [lineup["story"] | {"articles": lineup["coverage"]}] + [
+        r["story"] | {"articles": r["articles"]} for r in lineup["related"]
+    ]
+    (story,) = [s for s in stories if copies & {path_of(a["url"]) for a in s["articles"]}]
+    marked = {path_of(a["url"]) for a in story["articles"] if a["syndicated"]}
+    assert marked == copies
+    independent = {a["source"] for a in story["articles"] if not a["syndicated"]}
+    assert story["independent_sources"] == len(independent)
+    assert story["independent_sources"] < len(story["sources"]) or independent == set(story["sources"])
+
+
+def test_search_filters_and_related(demo_run) -> None:  # noqa: ANN001
+    _, env, _, _, lineup, _ = demo_run
+    hits = run_json("search", "prisoner exchange", "--limit", "5", env=env)
+    assert len(hits) == 5
+    assert set(hits[0]) == {"id", "score", "title", "url", "source", "published_at", "story_id"}
+    assert "prisoner" in hits[0]["title"].lower() or "swap" in hits[0]["title"].lower()
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    only_wire = run_json("search", "prisoner exchange", "--source", "Meridian Wire", env=env)
+    assert only_wire and {h["source"] for h in only_wire} == {"Meridian Wire"}
+    per_story = run_json("search", "Ukraine", "--per-story", "--limit", "20", env=env)
+    assert len({h["story_id"] for h in per_story}) == len(per_story)
+    story_id = lineup["story"]["id"]
+    in_story = run_json("search", "memorandum", "--story", story_id, env=env)
+    assert in_story and {h["story_id"] for h in in_story} == {story_id}
+    late = run_json("search", "Ukraine", "--since", "2025-05-24", env=env)
+    assert late and min(h["published_at"] for h in late) >= "2025-05-24"
+    first = lineup["coverage"][0]
+    by_id = run_json("related", first["id"], env=env)
+    by_url = run_json("related", first["url"], env=env)
+    assert by_id == by_url and first["id"] not in {h["id"] for h in by_id}
+
+
+def test_story_ids_are_stable_across_runs(demo_run, tmp_path: Path) -> None:  # noqa: ANN001
+    _, _, _, _, lineup, home = demo_run
+    with DemoSite() as site:
+        env = storyline_env(tmp_path / "home", STORYLINE_REGISTRY=str(site.registry_path(tmp_path)),
+                            STORYLINE_INDEX_BATCH_SIZE="5")
+        run_json("run", env=env)
+        again = run_json("lineup", env=env)
+    # Same stories, same members, although the site ran on another port (other URLs, other
+    # ids) and in smaller batches: compare by path.
+    assert sorted(path_of(a["url"]) for a in again["coverage"]) == sorted(path_of(a["url"]) for a in lineup["coverage"])
+    first = open_catalog(Settings(home=home)).stories()
+    second = open_catalog(Settings(home=tmp_path / "home")).stories()
+    assert sorted(s.size for s in first) == sorted(s.size for s in second)
+
+
+def test_reindex_is_idempotent(demo_run) -> None:  # noqa: ANN001
+    _, env, _, _, _, home = demo_run
+    settings = Settings(home=home)
+    store = open_store(settings)
+    before = (store.count(ARTICLES), store.count(STORIES))
+    catalog = open_catalog(settings)
+    with catalog.engine.begin() as connection:  # as if every article came back for re-indexing
+        from sqlalchemy import update
+
+        from pipeline.catalog.schema import entries
+
+        connection.execute(update(entries).where(entries.c.status == "indexed").values(status="extracted"))
+    result = run_json("index", env=env)
+    assert result["indexed"] == before[0]
+    assert (store.count(ARTICLES), store.count(STORIES)) == before
+
+
+def test_killed_index_run_resumes_without_duplicates_or_gaps(tmp_path: Path) -> None:
+    with DemoSite() as site:
+        env = storyline_env(tmp_path / "home", STORYLINE_REGISTRY=str(site.registry_path(tmp_path)),
+                            STORYLINE_INDEX_BATCH_SIZE="4")
+        run_json("poll", "--fetch", env=env)
+    catalog = open_catalog(Settings(home=tmp_path / "home"))
+    total = catalog.count_entries(EntryStatus.EXTRACTED)
+    process = subprocess.Popen([STORYLINE, "index", "--json"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while catalog.count_entries(EntryStatus.INDEXED) < 8 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = catalog.count_entries(EntryStatus.INDEXED)
+    assert 0 < done < total, "the kill must land mid-run"
+    result = run_json("index", env=env)
+    assert result["indexed"] == total - done
+    assert catalog.count_entries(EntryStatus.INDEXED) == total
+    store = open_store(Settings(home=tmp_path / "home"))
+    assert store.count(ARTICLES) == total
+    assert all(row.story_id for row in catalog.articles())
