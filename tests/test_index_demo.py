@@ -157,3 +157,36 @@ def test_killed_index_run_resumes_without_duplicates_or_gaps(tmp_path: Path) -> 
     store = open_store(Settings(home=tmp_path / "home"))
     assert store.count(ARTICLES) == total
     assert all(row.story_id for row in catalog.articles())
+
+
+def test_server_backend_gives_the_same_stories(demo_run, tmp_path: Path) -> None:  # noqa: ANN001
+    """The same catalog indexed again through qdrant-client's local mode (the server API)."""
+    import shutil
+
+    from sqlalchemy import delete, update
+
+    from pipeline.catalog.schema import articles, clusterer_meta, entries, stories
+    from pipeline.indexing import IndexStage
+    from pipeline.vectorstore.server import ServerVectorStore
+
+    _, _, _, _, _, home = demo_run
+    (tmp_path / "home").mkdir()
+    shutil.copy(home / "catalog.db", tmp_path / "home" / "catalog.db")
+    settings = Settings(home=tmp_path / "home")
+    catalog = open_catalog(settings)
+    with catalog.engine.begin() as connection:
+        connection.execute(delete(stories))
+        connection.execute(delete(clusterer_meta))
+        connection.execute(update(articles).values(story_id=None))
+        connection.execute(update(entries).where(entries.c.status == "indexed").values(status="extracted"))
+    store = ServerVectorStore(":memory:")
+    summary = IndexStage(settings, catalog, store=store).run()
+    assert summary.indexed == store.count(ARTICLES) > 0
+
+    def partition(rows) -> set[frozenset[str]]:  # noqa: ANN001
+        groups: dict[str, set[str]] = {}
+        for row in rows:
+            groups.setdefault(row.story_id, set()).add(row.id)
+        return {frozenset(group) for group in groups.values()}
+
+    assert partition(catalog.articles()) == partition(open_catalog(Settings(home=home)).articles())
