@@ -395,7 +395,14 @@ def airflow_up(
         with deploy.AirflowClient(deployment.url, deployment.username, deployment.password) as client:
             client.login()
             console.print(f"First run  : {client.wait_for_run('news_ingest', first_run, 1800)}")
-    console.print("Stories    : storyline lineup      Stop: make stop")
+    console.print("Stories    : storyline lineup      Search: storyline search QUERY      Stop: make stop")
+    if wait:
+        from pipeline.queries import QueryError
+
+        try:
+            lineup(None, as_json=False)
+        except (QueryError, typer.Exit):
+            pass  # no seed here (../shared absent) or nothing indexed: the commands above still work
 
 
 @airflow_app.command("status")
