@@ -144,6 +144,7 @@ class Queries:
             {
                 "id": a.id,
                 "published_at": iso(a.published_at),
+                "indexed_at": iso(a.indexed_at),
                 "source": a.source,
                 "title": a.title,
                 "url": a.url,
