@@ -7,7 +7,6 @@ from datetime import timedelta
 from pipeline.catalog import Catalog
 from pipeline.catalog.store import utcnow
 from pipeline.indexing import IndexStage
-from pipeline.records import EntryStatus
 from pipeline.settings import Settings
 
 # A page that failed this many times stays failed (and visible) until someone looks.

@@ -63,7 +63,7 @@ def extract_inputs(settings: Settings, inputs: Sequence[str]) -> Iterator[dict[s
     if pages:
         with ExtractorPool(workers=settings.extract_workers, timeout=settings.extract_timeout) as pool:
             results = dict(pool.extract_many(pages))
-    for position, html, _url, error in loaded:
+    for position, _html, _url, error in loaded:
         record: dict[str, object] = {
             "input": inputs[position], "title": None, "text": None, "author": None, "date": None,
             "language": None, "canonical_url": None, "sitename": None, "error": error,
