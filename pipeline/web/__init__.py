@@ -1,0 +1,1 @@
+"""The Stories pages shown in the Airflow UI: server-rendered HTML and the SVG timeline."""
