@@ -27,14 +27,22 @@ PageItem = tuple[Hashable, bytes | str, str | None]  # (key, html, url)
 PageResult = tuple[Hashable, Extracted | StorylineError]
 
 _CONTEXT = multiprocessing.get_context("spawn")
+_READY = "ready"
+_WARM_UP_PAGE = "<html><body><article><p>warm-up</p></article></body></html>"
+# Spawning, importing trafilatura and warming up; generous for a loaded 2-core machine.
+WORKER_START_TIMEOUT = 120.0
 
 
 def _worker_main(connection: Connection, extract: ExtractFn) -> None:
     """Worker loop: receive (key, html, url), send (key, "ok", Extracted) or (key, "error", msg).
 
     A ``None`` message ends the worker. Exceptions are sent back as text because
-    StorylineError does not round-trip through pickle.
+    StorylineError does not round-trip through pickle. The worker first warms up (imports and
+    lazy initialisation take seconds on a busy machine) and says "ready", so a page's timeout
+    measures the page, not the start-up.
     """
+    extract(_WARM_UP_PAGE, None)
+    connection.send(_READY)
     while (message := connection.recv()) is not None:
         key, html, url = message
         try:
@@ -99,6 +107,9 @@ class ExtractorPool:
         process.start()
         child_end.close()
         self.workers_started += 1
+        if not parent_end.poll(WORKER_START_TIMEOUT) or parent_end.recv() != _READY:
+            process.kill()
+            raise StorylineError(ErrorClass.EXTRACT_CRASH, "extraction worker did not start")
         return _Worker(process=process, connection=parent_end)
 
     @staticmethod
