@@ -190,6 +190,48 @@ def start_components(
     return started
 
 
+def celery_env(broker_url: str, result_backend: str) -> dict[str, str]:
+    """The settings that turn a deployment into CeleryExecutor (give them as `extra_env`).
+
+    A worker takes one task ahead at most, so queued tasks spread over the workers instead of
+    piling up on the first one to ask. Each worker runs one task at a time in its main
+    process (Celery's `solo` pool): a task forked from a daemonic prefork pool process may not
+    start processes of its own, which the extraction stage does, and the `threads` pool cannot
+    run Airflow's task supervisor, which installs signal handlers. Scale with more workers.
+    """
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
+        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+        "AIRFLOW__CELERY__POOL": "solo",
+    }
+
+
+def start_celery_worker(config: AirflowConfig, name: str) -> int:
+    """One Celery worker, known to Celery as `<name>@<host>`, its output in `<name>.log`.
+
+    It serves no task logs: on one machine the api-server reads them from the shared log
+    folder, and a second worker's log server could not bind the same port. It runs as
+    ``python -m airflow``: a process that a task spawns (the extraction workers) re-imports the
+    worker's main module unless that is a package's ``__main__``, and importing the `airflow`
+    script there fails, because Airflow blanks the metadata URL inside tasks.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "airflow",
+        "celery",
+        "worker",
+        "--celery-hostname",
+        f"{name}@%h",
+        "--skip-serve-logs",
+    ]
+    return start_background(
+        name, command, config.environment(), config.pid_dir, config.log_dir / "processes"
+    )
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
