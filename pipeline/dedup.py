@@ -20,6 +20,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -75,6 +76,14 @@ def _from_signature(data: bytes) -> MinHash:
     )
 
 
+@lru_cache(maxsize=8)
+def _lsh_bands(threshold: float) -> tuple[int, int]:
+    """datasketch's (bands, rows) for a threshold: its optimiser integrates numerically
+    (~50 ms), and an index is built for every stored article, so it is computed once."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    return lsh.b, lsh.r
+
+
 def similarity(first: bytes, second: bytes) -> float:
     """Estimated Jaccard similarity of two bodies' shingle sets."""
     return float(_from_signature(first).jaccard(_from_signature(second)))
@@ -93,7 +102,7 @@ class SyndicationIndex:
         threshold: float = SYNDICATION_THRESHOLD,
     ):
         self.threshold = threshold
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM, params=_lsh_bands(threshold))
         self._order: dict[str, int] = {}
         self._minhashes: dict[str, MinHash] = {}
         for article_id, stored in pairs:

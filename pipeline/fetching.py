@@ -62,8 +62,10 @@ class FetchSummary:
         }
 
 
-def retry_at(attempts: int) -> datetime:
-    return utcnow() + min(RETRY_BASE * (2 ** min(attempts, 10)), RETRY_MAX)
+def retry_at(attempts: int, retry_after: float | None = None) -> datetime:
+    """Exponential back-off, but never sooner than the server's Retry-After."""
+    backoff = min(RETRY_BASE * (2 ** min(attempts, 10)), RETRY_MAX)
+    return utcnow() + max(backoff, timedelta(seconds=retry_after or 0.0))
 
 
 class PageStage:
@@ -73,6 +75,9 @@ class PageStage:
         self.pages = PageStore(settings.pages_dir)
         self.feed_names = {feed.url: feed.name for feed in catalog.feeds()}
         self.feed_languages = {feed.url: feed.language for feed in catalog.feeds()}
+        # One LSH index for the stage, grown as articles are seen: rebuilding it from every
+        # signature in the window for each stored article made a batch quadratic.
+        self._signatures = SyndicationIndex()
 
     def run(self, entry_ids: Sequence[str], on_done: Callable[[str], None] | None = None) -> FetchSummary:
         summary = FetchSummary()
@@ -118,7 +123,7 @@ class PageStage:
             self.catalog.mark_skipped(row.id, error.error_class, error.message)
             summary.skipped += 1
         else:
-            self.catalog.mark_failed(row.id, error, retry_at(row.attempts))
+            self.catalog.mark_failed(row.id, error, retry_at(row.attempts, error.retry_after))
         if on_done is not None:
             on_done(row.id)
 
@@ -206,7 +211,10 @@ class PageStage:
             )
             if row.id != article_id
         ]
-        matches = set(SyndicationIndex((row.id, row.signature) for row in rows).matches(sig))
+        for row in rows:
+            self._signatures.insert(row.id, row.signature)
+        in_window = {row.id for row in rows}
+        matches = {match for match in self._signatures.matches(sig) if match in in_window}
         if not matches:
             return None
         originals = {row.syndicated_of or row.id for row in rows if row.id in matches}

@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -29,6 +30,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.catalog.schema import host_politeness, host_slots
+from pipeline.catalog.store import retry_disconnects
 from pipeline.errors import ErrorClass, StorylineError
 from pipeline.settings import Settings
 
@@ -99,6 +101,7 @@ class Politeness:
         self.max_concurrency = max(1, max_concurrency)
         self.lease = lease
 
+    @retry_disconnects
     def _ensure_rows(self, host: str) -> None:
         with self.engine.begin() as connection:
             if connection.execute(
@@ -121,26 +124,34 @@ class Politeness:
             self._wait_for_turn(host, deadline)
             yield
         finally:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    update(host_slots)
-                    .where(host_slots.c.host == host, host_slots.c.slot == slot)
-                    .values(lease_until=0.0)
-                )
+            self._release(host, slot)
 
+    @retry_disconnects
+    def _release(self, host: str, slot: int) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(host_slots)
+                .where(host_slots.c.host == host, host_slots.c.slot == slot)
+                .values(lease_until=0.0)
+            )
+
+    @retry_disconnects
     def _acquire_slot(self, host: str, deadline: float) -> int:
         while True:
             now = time.time()
             with self.engine.begin() as connection:
+                dead = _dead_owners(connection.execute(
+                    select(host_slots.c.owner).where(host_slots.c.host == host, host_slots.c.lease_until >= now)
+                ).scalars())
                 for slot in range(self.max_concurrency):
                     taken = connection.execute(
                         update(host_slots)
                         .where(
                             host_slots.c.host == host,
                             host_slots.c.slot == slot,
-                            host_slots.c.lease_until < now,
+                            (host_slots.c.lease_until < now) | host_slots.c.owner.in_(dead),
                         )
-                        .values(lease_until=now + self.lease)
+                        .values(lease_until=now + self.lease, owner=_slot_owner())
                     ).rowcount
                     if taken:
                         return slot
@@ -148,6 +159,7 @@ class Politeness:
                 raise StorylineError(ErrorClass.TIMEOUT, f"no politeness slot for {host} in time")
             time.sleep(0.05)
 
+    @retry_disconnects
     def _wait_for_turn(self, host: str, deadline: float) -> None:
         """Reserve the next start time for this host atomically, then sleep until it."""
         with self.engine.begin() as connection:
@@ -169,6 +181,7 @@ class Politeness:
                 )
             time.sleep(wait)
 
+    @retry_disconnects
     def back_off(self, host: str, seconds: float) -> None:
         """Honour Retry-After: no process starts a request to ``host`` before then."""
         self._ensure_rows(host)
@@ -179,6 +192,27 @@ class Politeness:
                 .where(host_politeness.c.host == host, host_politeness.c.next_start_at < until)
                 .values(next_start_at=until)
             )
+
+
+# Who holds a slot: a lease whose holder died on this machine (kill -9) is free at once,
+# instead of blocking the host until the lease expires.
+def _slot_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"  # at call time: forked workers differ
+
+
+def _dead_owners(owners: Iterable[str | None]) -> list[str]:
+    dead = []
+    for owner in set(owners):
+        machine, _, pid = (owner or "").rpartition(":")
+        if machine != socket.gethostname() or not pid.isdigit():
+            continue  # another machine's process: only its lease expiry frees the slot
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            dead.append(owner)
+        except PermissionError:
+            pass  # alive, owned by another user
+    return dead
 
 
 def _max_expr(column, value: float):  # noqa: ANN001, ANN202

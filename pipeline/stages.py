@@ -13,7 +13,6 @@ from pipeline.catalog import Catalog, open_catalog
 from pipeline.catalog.store import utcnow
 from pipeline.feeds import load_registry
 from pipeline.polling import PollOutcome, poll_feeds
-from pipeline.records import EntryStatus
 from pipeline.settings import Settings
 
 
@@ -67,10 +66,7 @@ def plan_fetch_batches(
 ) -> list[list[str]]:
     """Entries waiting for their page (``new``, or ``fetched`` by a run that was killed)."""
     catalog = catalog or open_catalog(settings)
-    pending = catalog.entries(status=EntryStatus.NEW) + catalog.entries(status=EntryStatus.FETCHED)
-    pending.sort(key=lambda row: (row.published_at, row.id))
-    ids = [row.id for row in pending][:limit]
-    return batches(ids, batch_size)
+    return batches(catalog.pending_page_ids(limit), batch_size)
 
 
 def fetch_batch(

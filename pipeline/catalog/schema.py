@@ -161,4 +161,5 @@ host_slots = Table(
     Column("host", String(255), primary_key=True),
     Column("slot", Integer, primary_key=True),
     Column("lease_until", Float, nullable=False),
+    Column("owner", String(300)),  # "hostname:pid" of the holder (0004)
 )

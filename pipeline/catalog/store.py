@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -16,13 +19,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from pipeline.catalog.schema import articles, clusterer_meta, entries, feeds, stories
 from pipeline.errors import ErrorClass, StorylineError
 from pipeline.records import EntryStatus, FeedEntry, FeedSource
 from pipeline.settings import Settings
 
+P = ParamSpec("P")
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Ids per IN (...) query: SQLite caps bound parameters (32,766 by default).
+IN_CHUNK = 10_000
 
 
 def utcnow() -> datetime:
@@ -83,6 +91,47 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.close()
 
 
+# How long a restarting PostgreSQL may stay unreachable before the run gives up.
+RECONNECT_SECONDS = 60.0
+# Transactions cut off by a server restart are run again this many times.
+TRANSACTION_RETRIES = 3
+
+
+class _RetryingConnect:
+    def __init__(self) -> None:
+        self.reached = False
+
+    def __call__(self, dialect, _record, cargs, cparams):  # noqa: ANN001, ANN204
+        deadline = time.monotonic() + RECONNECT_SECONDS
+        while True:
+            try:
+                connection = dialect.dbapi.connect(*cargs, **cparams)
+            except dialect.dbapi.OperationalError:
+                if not self.reached or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
+                continue
+            self.reached = True
+            return connection
+
+
+def retry_disconnects(method: Callable[P, T]) -> Callable[P, T]:
+    """Run a one-transaction method again when the server dropped its connection mid-way
+    (a PostgreSQL restart). Only for methods whose transaction is safe to repeat."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(TRANSACTION_RETRIES + 1):
+            try:
+                return method(*args, **kwargs)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == TRANSACTION_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
 class Catalog:
     def __init__(self, url: str):
         self.url = url
@@ -94,7 +143,11 @@ class Catalog:
             self.engine: Engine = create_engine(url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
+            # pre_ping replaces pooled connections a server restart killed; the connect retry
+            # rides out the restart itself (only once the server has been reached, so a wrong
+            # URL still fails at once).
             self.engine = create_engine(url, pool_pre_ping=True)
+            event.listen(self.engine, "do_connect", _RetryingConnect())
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -156,6 +209,7 @@ class Catalog:
                 update(feeds).where(feeds.c.url.not_in(listed)).values(active=False)
             )
 
+    @retry_disconnects
     def feeds(self, *, due_before: datetime | None = None) -> list[FeedState]:
         query = select(feeds).where(feeds.c.active.is_(True)).order_by(feeds.c.next_due_at)
         if due_before is not None:
@@ -168,6 +222,7 @@ class Catalog:
             row = connection.execute(select(feeds).where(feeds.c.url == url)).one()
         return FeedState.from_row(row)
 
+    @retry_disconnects
     def record_poll(
         self,
         url: str,
@@ -218,31 +273,34 @@ class Catalog:
     ) -> list[str]:
         if not new:
             return []
+        existing: set[str] = set()
         ids = [entry.id for entry in new]
-        existing = set(connection.execute(select(entries.c.id).where(entries.c.id.in_(ids))).scalars())
-        added: list[str] = []
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            existing.update(connection.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars())
+        rows: dict[str, dict[str, object]] = {}
         for entry in new:
-            if entry.id in existing or entry.id in added:
+            if entry.id in existing or entry.id in rows:
                 continue
-            connection.execute(
-                insert(entries).values(
-                    id=entry.id,
-                    feed_url=entry.feed_url,
-                    guid=entry.guid,
-                    url=entry.url,
-                    canonical_url=entry.canonical_url,
-                    title=entry.title,
-                    summary=entry.summary,
-                    published_at=entry.published_at,
-                    date_source=entry.date_source.value,
-                    status=EntryStatus.NEW.value,
-                    attempts=0,
-                    first_seen_at=now,
-                    updated_at=now,
-                )
-            )
-            added.append(entry.id)
-        return added
+            rows[entry.id] = {
+                "id": entry.id,
+                "feed_url": entry.feed_url,
+                "guid": entry.guid,
+                "url": entry.url,
+                "canonical_url": entry.canonical_url,
+                "title": entry.title,
+                "summary": entry.summary,
+                "published_at": entry.published_at,
+                "date_source": entry.date_source.value,
+                "status": EntryStatus.NEW.value,
+                "attempts": 0,
+                "first_seen_at": now,
+                "updated_at": now,
+            }
+        if rows:
+            # One executemany: a statement per row cost ~4 ms each (400 s for a 100k-entry feed).
+            connection.execute(insert(entries), list(rows.values()))
+        return list(rows)
 
     def known_entry_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
@@ -251,6 +309,7 @@ class Catalog:
         with self.engine.connect() as connection:
             return set(connection.execute(select(entries.c.id).where(entries.c.id.in_(ids))).scalars())
 
+    @retry_disconnects
     def entries(
         self, *, status: EntryStatus | None = None, ids: Sequence[str] | None = None,
         limit: int | None = None,
@@ -265,6 +324,21 @@ class Catalog:
         with self.engine.connect() as connection:
             return list(connection.execute(query))
 
+    @retry_disconnects
+    def pending_page_ids(self, limit: int | None = None) -> list[str]:
+        """Ids of entries waiting for their page (``new``, or ``fetched`` by a killed run),
+        oldest first. Ids only: loading whole rows of a large backlog to plan it cost GBs."""
+        query = (
+            select(entries.c.id)
+            .where(entries.c.status.in_([EntryStatus.NEW.value, EntryStatus.FETCHED.value]))
+            .order_by(entries.c.published_at, entries.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    @retry_disconnects
     def count_entries(self, status: EntryStatus | None = None) -> int:
         query = select(func.count()).select_from(entries)
         if status is not None:
@@ -297,6 +371,7 @@ class Catalog:
                 own.execute(statement)
 
     # -- pages and articles -------------------------------------------------------------------
+    @retry_disconnects
     def mark_fetched(self, entry_id: str, page_sha256: str, final_url: str) -> None:
         with self.engine.begin() as connection:
             connection.execute(
@@ -309,6 +384,7 @@ class Catalog:
                 )
             )
 
+    @retry_disconnects
     def mark_failed(self, entry_id: str, error: StorylineError, retry_at: datetime) -> None:
         """A page that may work later (timeouts, 5xx, a crashed extractor): retried after back-off."""
         with self.engine.begin() as connection:
@@ -322,6 +398,7 @@ class Catalog:
                 )
             )
 
+    @retry_disconnects
     def mark_skipped(self, entry_id: str, error_class: ErrorClass, reason: str, *, alias_of: str | None = None) -> None:
         with self.engine.begin() as connection:
             connection.execute(
@@ -333,6 +410,7 @@ class Catalog:
                 )
             )
 
+    @retry_disconnects
     def store_article(self, values: dict[str, object]) -> None:
         """Insert (or replace) the article and mark its entry extracted, in one transaction."""
         with self.engine.begin() as connection:
@@ -410,6 +488,7 @@ class Catalog:
         with self.engine.connect() as connection:
             return {row.key: row.value for row in connection.execute(select(clusterer_meta))}
 
+    @retry_disconnects
     def commit_index_batch(
         self,
         story_rows: Sequence[dict[str, object]],
