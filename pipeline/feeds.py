@@ -90,7 +90,7 @@ def plain_text(markup: str) -> str:
 _MARKUP_TYPES = {"text/html", "application/xhtml+xml"}
 
 
-def field_text(raw, key: str) -> str:  # noqa: ANN001
+def field_text(raw, key: str) -> str:
     """An entry's title or summary as plain text. Markup is stripped only where the feed says
     the field is HTML; a ``text`` field is literal, so "<script>" in it stays as text (and is
     escaped wherever it is shown)."""
@@ -190,7 +190,7 @@ def _json_feed_date(value: object) -> time.struct_time | None:
     return moment.utctimetuple()
 
 
-def _entry_link(raw) -> str:  # noqa: ANN001
+def _entry_link(raw) -> str:
     link = raw.get("link")
     if link:
         return link
@@ -200,7 +200,7 @@ def _entry_link(raw) -> str:  # noqa: ANN001
     return ""
 
 
-def _published(raw, now: datetime) -> tuple[datetime, DateSource]:  # noqa: ANN001
+def _published(raw, now: datetime) -> tuple[datetime, DateSource]:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         # `in` first: feedparser's get() maps a missing updated_parsed to published_parsed
         # with a DeprecationWarning, and we look at published_parsed ourselves anyway.
@@ -216,7 +216,7 @@ def _published(raw, now: datetime) -> tuple[datetime, DateSource]:  # noqa: ANN0
     return now, DateSource.FIRST_SEEN
 
 
-def normalise_entry(raw, feed_url: str, *, now: datetime) -> FeedEntry | None:  # noqa: ANN001
+def normalise_entry(raw, feed_url: str, *, now: datetime) -> FeedEntry | None:
     """One feedparser entry -> FeedEntry; None when it has no usable link."""
     link = _entry_link(raw).strip()
     if not link:

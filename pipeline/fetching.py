@@ -68,6 +68,9 @@ def retry_at(attempts: int, retry_after: float | None = None) -> datetime:
     return utcnow() + max(backoff, timedelta(seconds=retry_after or 0.0))
 
 
+PAGE_STAGE_STATUSES = {EntryStatus.NEW.value, EntryStatus.FETCHED.value}
+
+
 class PageStage:
     def __init__(self, settings: Settings, catalog: Catalog):
         self.settings = settings
@@ -83,20 +86,24 @@ class PageStage:
         summary = FetchSummary()
         rows = {row.id: row for row in self.catalog.entries(ids=list(entry_ids))}
         to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
-        if to_fetch:
-            with HttpClient(self.settings, self.catalog.engine) as client, ThreadPoolExecutor(4) as pool:
-                for row, outcome in zip(to_fetch, pool.map(lambda r: self._fetch(client, r), to_fetch)):
-                    self._after_fetch(row, outcome, summary, on_done)
-        fetched = [
-            row for row in self.catalog.entries(ids=list(rows))
-            if row.status == EntryStatus.FETCHED.value
-        ]
-        if fetched:
-            self._extract(fetched, summary, on_done)
+        if not any(row.status in PAGE_STAGE_STATUSES for row in rows.values()):
+            return summary
+        # The extraction workers start up (seconds: spawn, imports) while the pages download.
+        with ExtractorPool(workers=self.settings.extract_workers, timeout=self.settings.extract_timeout) as extractors:
+            if to_fetch:
+                with HttpClient(self.settings, self.catalog.engine) as client, ThreadPoolExecutor(4) as pool:
+                    for row, outcome in zip(to_fetch, pool.map(lambda r: self._fetch(client, r), to_fetch)):
+                        self._after_fetch(row, outcome, summary, on_done)
+            fetched = [
+                row for row in self.catalog.entries(ids=list(rows))
+                if row.status == EntryStatus.FETCHED.value
+            ]
+            if fetched:
+                self._extract(extractors, fetched, summary, on_done)
         return summary
 
     # -- fetch ----------------------------------------------------------------------------
-    def _fetch(self, client: HttpClient, row) -> tuple[str, str] | StorylineError:  # noqa: ANN001
+    def _fetch(self, client: HttpClient, row) -> tuple[str, str] | StorylineError:
         try:
             result = client.fetch(
                 row.url, max_bytes=self.settings.max_page_bytes, check_robots=True, accept=PAGE_ACCEPT
@@ -107,7 +114,7 @@ class PageStage:
         except StorylineError as exc:
             return exc
 
-    def _after_fetch(self, row, outcome, summary: FetchSummary, on_done) -> None:  # noqa: ANN001
+    def _after_fetch(self, row, outcome, summary: FetchSummary, on_done) -> None:
         if not isinstance(outcome, StorylineError):
             page_sha256, final_url = outcome
             self.catalog.mark_fetched(row.id, page_sha256, final_url)
@@ -128,21 +135,16 @@ class PageStage:
             on_done(row.id)
 
     # -- extract --------------------------------------------------------------------------
-    def _extract(self, rows: Sequence, summary: FetchSummary, on_done) -> None:  # noqa: ANN001
+    def _extract(self, extractors: ExtractorPool, rows: Sequence, summary: FetchSummary, on_done) -> None:
         by_id = {row.id: row for row in rows}
         items = [(row.id, self.pages.get(row.page_sha256), row.final_url or row.url) for row in rows]
-        results: dict[str, Extracted | StorylineError] = {}
-        with ExtractorPool(workers=self.settings.extract_workers, timeout=self.settings.extract_timeout) as pool:
-            for key, result in pool.extract_many(items):
-                results[key] = result
-        # Store in publication order so "first seen" among duplicates is the earliest; at equal
-        # times the page that is its own canonical goes first (it is the one to keep, not the AMP copy).
-        def store_order(row) -> tuple:  # noqa: ANN001
+        results: dict[str, Extracted | StorylineError] = dict(extractors.extract_many(items))
+        # Store in keep order, so the copy to keep of duplicates within the batch comes first.
+        def store_order(row) -> tuple:
             result = results[row.id]
-            own = isinstance(result, Extracted) and result.canonical_url is not None and (
-                canonicalize_url(result.canonical_url) == row.canonical_url
-            )
-            return (row.published_at, not own, row.id)
+            page_canonical = result.canonical_url if isinstance(result, Extracted) else None
+            canonical = canonicalize_url(page_canonical) if page_canonical else row.canonical_url
+            return keep_order(row.published_at, canonical, row.canonical_url, row.id)
 
         for row in sorted(rows, key=store_order):
             result = results[row.id]
@@ -160,7 +162,7 @@ class PageStage:
 
     # -- duplicates and storage -----------------------------------------------------------
     def _store(self, row, *, title: str, text: str, body_source: str, extracted: Extracted | None,
-               summary: FetchSummary) -> None:  # noqa: ANN001
+               summary: FetchSummary) -> None:
         published_at, updated_at = row.published_at, None
         if extracted is not None:
             _, published_at, updated_at = reconcile(row.title, row.published_at, extracted)
@@ -169,11 +171,17 @@ class PageStage:
         body_sha256 = body_hash(text)
         sig = signature(text)
         with self.catalog.exclusive("dedup"):
-            duplicate_of = self.catalog.find_exact_duplicate(row.id, canonical, body_sha256)
-            if duplicate_of is not None:
-                self.catalog.mark_skipped(row.id, ErrorClass.DUPLICATE, f"same article as {duplicate_of}", alias_of=duplicate_of)
+            stored = self.catalog.find_exact_duplicate(row.id, canonical, body_sha256)
+            if stored is not None:
                 summary.duplicates += 1
-                return
+                mine = keep_order(published_at, canonical, row.canonical_url, row.id)
+                theirs = keep_order(stored.published_at, stored.canonical_url, stored.entry_canonical_url, stored.id)
+                # Which copy is kept must not depend on which parallel task stored first; only an
+                # indexed copy stays regardless, because its vector and story are already out.
+                if stored.status == EntryStatus.INDEXED.value or theirs < mine:
+                    self.catalog.mark_skipped(row.id, ErrorClass.DUPLICATE, f"same article as {stored.id}", alias_of=stored.id)
+                    return
+                self.catalog.supersede_article(stored.id, row.id)
             syndicated_of = self._syndication(row.id, published_at, sig)
             self.catalog.store_article(
                 {
@@ -227,6 +235,13 @@ class PageStage:
             return None
         self.catalog.set_syndicated_of([earliest], None)
         return earliest
+
+
+def keep_order(published_at: datetime, canonical_url: str, entry_canonical_url: str,
+               article_id: str) -> tuple:
+    """Of exact duplicates the earliest published is kept; at equal times the page that names
+    itself canonical (not the AMP or print copy), then the smallest id."""
+    return (published_at, canonical_url != entry_canonical_url, article_id)
 
 
 def fetch_entries(settings: Settings, catalog: Catalog, entry_ids: Sequence[str],

@@ -80,7 +80,7 @@ class GuardedNetworkBackend(httpcore.SyncBackend):
     def __init__(self, guard: AddressGuard):
         self.guard = guard
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ANN001
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         last_error: Exception | None = None
         for address in self.guard.resolve(host, port):
             try:
@@ -215,7 +215,7 @@ def _dead_owners(owners: Iterable[str | None]) -> list[str]:
     return dead
 
 
-def _max_expr(column, value: float):  # noqa: ANN001, ANN202
+def _max_expr(column, value: float):
     from sqlalchemy import case
 
     return case((column > value, column), else_=value)

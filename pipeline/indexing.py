@@ -30,10 +30,18 @@ from pipeline.clustering import (
     StoryState,
     StoryStatus,
 )
-from pipeline.embedding import Embedder, embedding_text, get_embedder
+from pipeline.embedding import TextEncoder, embedder_for, embedding_text
 from pipeline.records import Article, Story
 from pipeline.settings import Settings
-from pipeline.vectorstore import ARTICLES, STORIES, Point, VectorStore, article_payload, open_store, story_payload
+from pipeline.vectorstore import (
+    ARTICLES,
+    STORIES,
+    Point,
+    VectorStore,
+    article_payload,
+    open_store,
+    story_payload,
+)
 
 
 @dataclass
@@ -57,7 +65,7 @@ class IndexSummary:
 
 
 # -- clusterer state <-> catalog rows ------------------------------------------------------------
-def story_from_row(row) -> StoryState:  # noqa: ANN001
+def story_from_row(row) -> StoryState:
     merge = None
     if row.merged_into:
         merge = MergeRecord(merged_into=row.merged_into, at=row.merged_at, score=row.merge_score or 0.0)
@@ -119,7 +127,7 @@ def clusterer_meta(state: ClustererState) -> dict[str, str]:
     }
 
 
-def article_from_row(row) -> Article:  # noqa: ANN001
+def article_from_row(row) -> Article:
     return Article(
         id=row.id, url=row.url, canonical_url=row.canonical_url, title=row.title, text=row.text,
         source=row.source, language=row.language, published_at=row.published_at, author=row.author,
@@ -135,17 +143,17 @@ def story_record(story: StoryState) -> Story:
     )
 
 
-def article_text(row) -> str:  # noqa: ANN001
+def article_text(row) -> str:
     return embedding_text(row.title, row.text, row.description or "")
 
 
 # -- the stage --------------------------------------------------------------------------------------
 class IndexStage:
-    def __init__(self, settings: Settings, catalog: Catalog, *, embedder: Embedder | None = None,
+    def __init__(self, settings: Settings, catalog: Catalog, *, embedder: TextEncoder | None = None,
                  store: VectorStore | None = None, config: ClusterConfig | None = None):
         self.settings = settings
         self.catalog = catalog
-        self.embedder = embedder or get_embedder(settings.model or None)
+        self.embedder = embedder or embedder_for(settings)
         self.store = store or open_store(settings)
         self.store.ensure_collections(self.embedder.dimension, self.embedder.model_id)
         state = load_clusterer_state(catalog)

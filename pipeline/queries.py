@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.catalog import Catalog
-from pipeline.embedding import Embedder, get_embedder
+from pipeline.embedding import TextEncoder, embedder_for
 from pipeline.records import article_id
 from pipeline.settings import Settings
 from pipeline.urls import canonicalize_url
@@ -65,16 +65,16 @@ def hit_record(hit: Hit) -> dict[str, object]:
 
 class Queries:
     def __init__(self, settings: Settings, catalog: Catalog, *, store: VectorStore | None = None,
-                 embedder: Embedder | None = None):
+                 embedder: TextEncoder | None = None):
         self.settings = settings
         self.catalog = catalog
         self.store = store or open_store(settings)
         self._embedder = embedder
 
     @property
-    def embedder(self) -> Embedder:
+    def embedder(self) -> TextEncoder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.settings.model or None)
+            self._embedder = embedder_for(self.settings)
         return self._embedder
 
     def _vector(self, text: str) -> np.ndarray:
@@ -191,7 +191,7 @@ class Queries:
             ]
         return result
 
-    def _neighbourhood(self, seed_row) -> dict[str, tuple[float, str]]:  # noqa: ANN001
+    def _neighbourhood(self, seed_row) -> dict[str, tuple[float, str]]:
         """Stories related to the seed's story: reachable in up to RELATED_HOPS steps between
         story centroids of cosine >= related_threshold (a developing story's side stories
         often relate to each other more than to its main thread). story id -> (score, via)."""
@@ -232,7 +232,7 @@ class Queries:
         return (lines[0] if lines else ""), "\n".join(lines[1:])
 
 
-def centroid_of(row) -> np.ndarray:  # noqa: ANN001
+def centroid_of(row) -> np.ndarray:
     centroid = np.frombuffer(row.centroid_sum, dtype=np.float64)
     return centroid / (np.linalg.norm(centroid) or 1.0)
 
@@ -241,7 +241,7 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def story_record(row) -> dict[str, object]:  # noqa: ANN001
+def story_record(row) -> dict[str, object]:
     return {
         "id": row.id,
         "label": row.label,

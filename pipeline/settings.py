@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     model: str = Field(
         default="", description="sentence-transformers name or path; empty: the bundled MiniLM."
     )
+    embed_backend: Literal["onnx", "onnx-int8", "torch"] | None = Field(
+        default=None,
+        description="onnx, onnx-int8 (the bundled model only) or torch; unset: onnx for the "
+        "bundled model, torch for any other.",
+    )
+    models_dir: Path | None = Field(
+        default=None, description="Exported ONNX files; unset: STORYLINE_HOME/models."
+    )
     index_batch_size: int = Field(default=64, description="Articles embedded and committed together.")
     vector_backend: Literal["edge", "server"] = "edge"
     qdrant_url: str | None = None
@@ -102,6 +110,15 @@ class Settings(BaseSettings):
     @property
     def vectors_dir(self) -> Path:
         return self.home / "vectors"
+
+    @property
+    def onnx_dir(self) -> Path:
+        return self.models_dir or self.home / "models"
+
+    @property
+    def embedding_backend(self) -> str:
+        """The embedding runtime in effect (see embed_backend)."""
+        return self.embed_backend or ("torch" if self.model else "onnx")
 
     @property
     def airflow_home(self) -> Path:

@@ -92,10 +92,19 @@ def live_airflow(
 
 
 def process_log_tails(config: AirflowConfig) -> str:
-    """The end of each process's output, to explain a failed live test."""
+    """The end of each task log that reports an error, then of each process's output, to
+    explain a failed live test (the task's own log names the exception, the processes' do not).
+    """
+    task_logs = [
+        log
+        for log in sorted(config.log_dir.glob("dag_id=*/**/*.log"))
+        if "error" in log.read_text(errors="replace").lower()
+    ]
+    process_logs = sorted((config.log_dir / "processes").glob("*.log"))
     parts = []
-    for log in sorted((config.log_dir / "processes").glob("*.log")):
-        parts.append(f"--- {log.name} ---\n{log.read_text(errors='replace')[-LOG_TAIL_CHARS:]}\n")
+    for log in [*task_logs, *process_logs]:
+        name = log.relative_to(config.log_dir)
+        parts.append(f"--- {name} ---\n{log.read_text(errors='replace')[-LOG_TAIL_CHARS:]}\n")
     return "".join(parts)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,11 @@ from tests.support.postgres import fresh_postgres_database
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Every test has its own STORYLINE_HOME; the ONNX file exported from the bundled model is the
+# same for all of them, so the session (and its CLI and Airflow subprocesses) shares one.
+if "STORYLINE_MODELS_DIR" not in os.environ:
+    os.environ["STORYLINE_MODELS_DIR"] = tempfile.mkdtemp(prefix="storyline-test-models-")
+    atexit.register(shutil.rmtree, os.environ["STORYLINE_MODELS_DIR"], True)
 
 pytest_plugins = ["tests.airflow_support"]
 

@@ -12,14 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.catalog import open_catalog
+from pipeline.records import EntryStatus
 from tests.airflow_support import demo_registry_with, free_port, live_airflow, storyline_env
 from tests.conftest import make_settings
-from tests.support.postgres import fresh_postgres_database
 from tests.support.fixture_server import FixtureServer, static
+from tests.support.postgres import fresh_postgres_database
 
 pytestmark = pytest.mark.slow
 
 RUN_TIMEOUT = 900.0
+EXTRACTION_FAILURES = {"extract_crash", "extract_timeout"}
 BROKEN_FEED_PATH = "/broken/feed.xml"
 
 
@@ -70,6 +73,15 @@ def test_live_airflow_runs_ingest_and_survives_a_broken_feed(tmp_path: Path) -> 
                 )
                 == 3
             )
+            # The tasks really extracted and indexed (a task can succeed with every page failed).
+            catalog = open_catalog(make_settings(tmp_path / "home"))
+            try:
+                entries = catalog.entries()
+                crashed = [e.url for e in entries if e.error_class in EXTRACTION_FAILURES]
+                assert not crashed, crashed
+                assert catalog.count_entries(EntryStatus.INDEXED) > len(entries) // 2
+            finally:
+                catalog.dispose()
 
             # Break one feed: the registry now also lists a feed that answers 500.
             broken_url = broken.url(BROKEN_FEED_PATH)

@@ -99,7 +99,7 @@ def kill_when(args: list[str], env: dict[str, str], condition: Callable[[], bool
         process.wait()
 
 
-def count(catalog: Catalog, *conditions) -> int:  # noqa: ANN002
+def count(catalog: Catalog, *conditions) -> int:
     with catalog.engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(entries).where(*conditions)).scalar_one())
 
@@ -253,7 +253,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 SLOW_FEEDS = 24
 
 
-def slow_feed(number: int):  # noqa: ANN201
+def slow_feed(number: int):
     from tests.support.fixture_server import send
 
     body = (
@@ -262,7 +262,7 @@ def slow_feed(number: int):  # noqa: ANN201
         "</channel></rss>"
     ).encode()
 
-    def route(handler) -> None:  # noqa: ANN001
+    def route(handler) -> None:
         time.sleep(0.25)  # the run spends its time on the network, as real polls do
         send(handler, 200, body, "application/rss+xml")
 

@@ -7,8 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.embedding import LEAD_CHARS, Embedder, embedding_text, get_embedder
+from pipeline.embedding import (
+    DEFAULT_MODEL_ID,
+    LEAD_CHARS,
+    Embedder,
+    OnnxEmbedder,
+    embedder_for,
+    embedding_text,
+    get_embedder,
+)
 from pipeline.settings import Settings
+from tests.conftest import make_settings
 
 DIMENSION = 384
 # Measured with this model on wikinews-hscluster: 0.955 (190 of 199 documents).
@@ -49,6 +58,42 @@ def test_the_same_event_told_twice_is_closer_than_an_unrelated_one(embedder: Emb
 
 def test_the_model_is_loaded_once_per_process() -> None:
     assert get_embedder() is get_embedder()
+
+
+# Our own texts of very different lengths: padding and truncation must not move a vector.
+RUNTIME_TEXTS = [
+    "Parliament passes the budget.",
+    (
+        "The central bank raised interest rates by half a point to fight inflation, its third "
+        "increase this year, and signalled that more could follow if prices keep rising."
+    ),
+    "A storm hits the coast. " * 120,
+    "",
+]
+
+
+def test_onnx_runtime_gives_the_torch_vectors(embedder: Embedder, tmp_path) -> None:
+    settings = make_settings(tmp_path / "home")
+    onnx = embedder_for(settings)
+
+    assert settings.embedding_backend == "onnx" and isinstance(onnx, OnnxEmbedder)
+    assert onnx.model_id == embedder.model_id == DEFAULT_MODEL_ID
+    cosines = np.sum(onnx.encode(RUNTIME_TEXTS) * embedder.encode(RUNTIME_TEXTS), axis=1)
+    assert cosines.min() > 0.9999, cosines
+
+
+def test_int8_runtime_is_close_but_recorded_as_another_model(tmp_path) -> None:
+    int8 = embedder_for(make_settings(tmp_path / "home", embed_backend="onnx-int8"))
+    torch_vectors = get_embedder().encode(RUNTIME_TEXTS[:3])
+
+    assert int8.model_id != DEFAULT_MODEL_ID
+    assert np.sum(int8.encode(RUNTIME_TEXTS[:3]) * torch_vectors, axis=1).min() > 0.95
+
+
+def test_a_configured_model_runs_on_torch_and_onnx_refuses_it(tmp_path) -> None:
+    assert make_settings(tmp_path, model="some/other-model").embedding_backend == "torch"
+    with pytest.raises(ValueError, match="bundled model only"):
+        embedder_for(make_settings(tmp_path, model="some/other-model", embed_backend="onnx"))
 
 
 def test_embedding_text_puts_title_then_lead_then_body() -> None:

@@ -224,6 +224,35 @@ def test_pool_recycles_workers_after_n_pages() -> None:
     assert [pids.count(pid) for pid in dict.fromkeys(pids)] == [2, 2, 2]
 
 
+# A main script that must not run twice, as the `airflow` CLI fails to start in a task's
+# environment: spawn would run it again in every worker.
+RUN_ONCE_MAIN = """
+import os, sys
+if os.environ.setdefault("RUN_ONCE_MAIN_PID", str(os.getpid())) != str(os.getpid()):
+    sys.exit("the main script ran again in an extraction worker")
+from pipeline.extraction import ExtractorPool
+with ExtractorPool(workers=1, timeout=60) as pool:
+    ((key, result),) = pool.extract_many([("page", sys.stdin.read(), None)])
+print(result.title)
+"""
+
+
+def test_pool_workers_do_not_run_the_parents_main_script(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "main_script.py"
+    script.write_text(RUN_ONCE_MAIN)
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, str(script)], input=article_page(), capture_output=True, text=True,
+        timeout=300, env={**os.environ, "PYTHONPATH": str(repo)}, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "Old ferry terminal to close"
+
+
 def test_pool_rejects_nonsense_limits() -> None:
     with pytest.raises(ValueError):
         ExtractorPool(workers=0)

@@ -16,6 +16,7 @@ from pipeline.demo.labels import Expectation, load_labels
 from pipeline.demo.site import DemoSite
 from pipeline.records import EntryStatus
 from pipeline.settings import Settings
+from tests.conftest import make_settings
 from tests.support.cli import STORYLINE, run_json, storyline_env
 
 
@@ -33,11 +34,11 @@ def fetched(tmp_path_factory: pytest.TempPathFactory):
     return site, result, again, repeat_requests, catalog
 
 
-def by_path(site: DemoSite, rows) -> dict:  # noqa: ANN001
+def by_path(site: DemoSite, rows) -> dict:
     return {row.url.removeprefix(site.base_url).split("?", 1)[0]: row for row in rows}
 
 
-def test_fetch_summary_matches_the_labels(fetched) -> None:  # noqa: ANN001
+def test_fetch_summary_matches_the_labels(fetched) -> None:
     _, result, again, repeat_requests, _ = fetched
     labels = load_labels()
     articles = [l for l in labels if l.expect is Expectation.ARTICLE]
@@ -52,7 +53,7 @@ def test_fetch_summary_matches_the_labels(fetched) -> None:  # noqa: ANN001
     assert again["pages"] == 0 and repeat_requests == 0, "nothing is fetched twice"
 
 
-def test_every_article_has_its_title_date_and_body(fetched) -> None:  # noqa: ANN001
+def test_every_article_has_its_title_date_and_body(fetched) -> None:
     site, _, _, _, catalog = fetched
     stored = by_path(site, catalog.articles())
     demo = {a.key: a for a in load_articles()}
@@ -73,7 +74,7 @@ def test_every_article_has_its_title_date_and_body(fetched) -> None:  # noqa: AN
         assert "Reply" not in article.text and "comments" not in article.text.lower()[:200]
 
 
-def test_forbidden_pages_fall_back_to_the_feed_summary(fetched) -> None:  # noqa: ANN001
+def test_forbidden_pages_fall_back_to_the_feed_summary(fetched) -> None:
     site, _, _, _, catalog = fetched
     stored = by_path(site, catalog.articles())
     for label in load_labels():
@@ -82,8 +83,7 @@ def test_forbidden_pages_fall_back_to_the_feed_summary(fetched) -> None:  # noqa
             assert article.body_source == "feed" and article.text, label.key
 
 
-def test_index_page_is_skipped_and_amp_copy_is_an_alias(fetched) -> None:  # noqa: ANN001
-    site, _, _, _, catalog = fetched
+def assert_duplicates_as_labelled(site: DemoSite, catalog) -> None:
     entries = by_path(site, catalog.entries())
     articles = by_path(site, catalog.articles())
     for label in load_labels():
@@ -96,8 +96,7 @@ def test_index_page_is_skipped_and_amp_copy_is_an_alias(fetched) -> None:  # noq
             assert entry.alias_of == articles[original.path].id
 
 
-def test_syndicated_copies_point_at_the_wire_original_and_nothing_else_does(fetched) -> None:  # noqa: ANN001
-    site, _, _, _, catalog = fetched
+def assert_syndication_as_labelled(site: DemoSite, catalog) -> None:
     articles = by_path(site, catalog.articles())
     labels = {l.key: l for l in load_labels()}
     expected = {
@@ -106,6 +105,35 @@ def test_syndicated_copies_point_at_the_wire_original_and_nothing_else_does(fetc
     }
     actual = {path: row.syndicated_of for path, row in articles.items() if row.syndicated_of}
     assert actual == expected
+
+
+def test_index_page_is_skipped_and_amp_copy_is_an_alias(fetched) -> None:
+    site, _, _, _, catalog = fetched
+    assert_duplicates_as_labelled(site, catalog)
+
+
+def test_syndicated_copies_point_at_the_wire_original_and_nothing_else_does(fetched) -> None:
+    site, _, _, _, catalog = fetched
+    assert_syndication_as_labelled(site, catalog)
+
+
+def test_the_copy_kept_does_not_depend_on_fetch_order(tmp_path: Path) -> None:
+    """Parallel fetch tasks store in any order: here every copy is stored before its original,
+    in an earlier batch, and the outcome is still the one the labels ask for."""
+    from pipeline.stages import fetch_batch
+
+    with DemoSite() as site:
+        registry = site.registry_path(tmp_path)
+        run_json("poll", env=storyline_env(tmp_path / "home", STORYLINE_REGISTRY=str(registry)))
+        settings = make_settings(tmp_path / "home", registry=registry)
+        catalog = open_catalog(settings)
+        entries = by_path(site, catalog.entries())
+        copies = {label.path for label in load_labels() if label.duplicate_of or label.syndicated_of}
+        assert copies, "the demo has copies"
+        fetch_batch(settings, [entries[path].id for path in sorted(copies)], catalog=catalog)
+        fetch_batch(settings, [row.id for path, row in entries.items() if path not in copies], catalog=catalog)
+        assert_duplicates_as_labelled(site, catalog)
+        assert_syndication_as_labelled(site, catalog)
 
 
 def test_a_killed_fetch_resumes_without_refetching(tmp_path: Path) -> None:
@@ -117,7 +145,7 @@ def test_a_killed_fetch_resumes_without_refetching(tmp_path: Path) -> None:
         run_json("poll", env=env)
         process = subprocess.Popen([STORYLINE, "fetch", "--json"], env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        pages = lambda: sum(n for path, n in site.requests.items() if path.endswith(".html") or path.endswith("/"))  # noqa: E731
+        pages = lambda: sum(n for path, n in site.requests.items() if path.endswith(".html") or path.endswith("/"))
         deadline = time.monotonic() + 60
         while pages() < 10 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -49,7 +49,7 @@ def feed(server_url: str, paths: list[str]) -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>'.encode()
 
 
-def huge(handler) -> None:  # noqa: ANN001
+def huge(handler) -> None:
     handler.send_response(200)
     handler.send_header("Content-Type", "text/html")
     handler.send_header("Content-Length", str(40 * 1024 * 1024))

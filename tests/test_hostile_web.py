@@ -73,7 +73,7 @@ def deflate_bomb() -> bytes:
     return zlib.compress(b"\0" * (64 * 1024 * 1024), 9)
 
 
-def content_length_lie(handler) -> None:  # noqa: ANN001
+def content_length_lie(handler) -> None:
     """Claims 5 GB, then sends a small feed slowly: the client must refuse on the header."""
     handler.send_response(200)
     handler.send_header("Content-Type", "application/rss+xml")
@@ -115,7 +115,7 @@ def outside() -> Iterator[FixtureServer]:
         yield server
 
 
-def feed_settings(tmp_path: Path, **overrides: object):  # noqa: ANN201
+def feed_settings(tmp_path: Path, **overrides: object):
     values: dict[str, object] = {"max_feed_bytes": 1024 * 1024, "total_timeout": 5.0, "read_timeout": 3.0}
     return make_settings(tmp_path / "home", **(values | overrides))
 

@@ -29,7 +29,7 @@ GOOD_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 </channel></rss>"""
 
 
-def slow_drip(handler) -> None:  # noqa: ANN001
+def slow_drip(handler) -> None:
     handler.send_response(200)
     handler.send_header("Content-Type", "application/rss+xml")
     handler.end_headers()
@@ -39,7 +39,7 @@ def slow_drip(handler) -> None:  # noqa: ANN001
         time.sleep(0.1)
 
 
-def endless(handler) -> None:  # noqa: ANN001
+def endless(handler) -> None:
     handler.send_response(200)
     handler.send_header("Content-Type", "application/rss+xml")
     handler.end_headers()
@@ -51,15 +51,15 @@ def endless(handler) -> None:  # noqa: ANN001
 BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
 
 
-def gzip_bomb(handler) -> None:  # noqa: ANN001
+def gzip_bomb(handler) -> None:
     send(handler, 200, BOMB, "application/rss+xml", {"Content-Encoding": "gzip"})
 
 
-def redirect(target: str):  # noqa: ANN201
+def redirect(target: str):
     return lambda handler: send(handler, 302, b"", "text/plain", {"Location": target})
 
 
-def retry_after(handler) -> None:  # noqa: ANN001
+def retry_after(handler) -> None:
     send(handler, 429, b"slow down", "text/plain", {"Retry-After": "120"})
 
 
@@ -113,7 +113,7 @@ EXPECTED = {
 }
 
 
-def hostile_settings(tmp_path):  # noqa: ANN001, ANN201
+def hostile_settings(tmp_path):
     return make_settings(
         tmp_path / "home", max_feed_bytes=1024 * 1024, total_timeout=3.0, read_timeout=2.0
     )

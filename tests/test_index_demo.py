@@ -42,7 +42,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     return site, env, first, second, lineup, tmp / "home"
 
 
-def test_run_indexes_every_article_once(demo_run) -> None:  # noqa: ANN001
+def test_run_indexes_every_article_once(demo_run) -> None:
     _, _, first, second, _, home = demo_run
     stored = first["fetch"]["extracted"] + first["fetch"]["fallback_summary"]
     assert first["index"]["indexed"] == stored
@@ -53,7 +53,7 @@ def test_run_indexes_every_article_once(demo_run) -> None:  # noqa: ANN001
     assert open_store(Settings(home=home)).count(ARTICLES) == stored
 
 
-def test_seed_lineup_holds_every_peace_talks_article_and_nothing_else(demo_run) -> None:  # noqa: ANN001
+def test_seed_lineup_holds_every_peace_talks_article_and_nothing_else(demo_run) -> None:
     _, _, _, _, lineup, _ = demo_run
     shown = [a for a in lineup["coverage"]] + [a for r in lineup["related"] for a in r["articles"]]
     shown_paths = {path_of(a["url"]) for a in shown}
@@ -67,7 +67,7 @@ def test_seed_lineup_holds_every_peace_talks_article_and_nothing_else(demo_run) 
     assert all(a["similarity"] is not None for a in lineup["coverage"])
 
 
-def test_syndicated_copies_count_as_one_independent_source(demo_run) -> None:  # noqa: ANN001
+def test_syndicated_copies_count_as_one_independent_source(demo_run) -> None:
     _, _, _, _, lineup, home = demo_run
     copies = {l.path for l in load_labels() if l.syndicated_of}
     stories = [lineup["story"] | {"articles": lineup["coverage"]}] + [
@@ -81,7 +81,7 @@ def test_syndicated_copies_count_as_one_independent_source(demo_run) -> None:  #
     assert story["independent_sources"] < len(story["sources"]) or independent == set(story["sources"])
 
 
-def test_search_filters_and_related(demo_run) -> None:  # noqa: ANN001
+def test_search_filters_and_related(demo_run) -> None:
     _, env, _, _, lineup, _ = demo_run
     hits = run_json("search", "prisoner exchange", "--limit", "5", env=env)
     assert len(hits) == 5
@@ -103,7 +103,7 @@ def test_search_filters_and_related(demo_run) -> None:  # noqa: ANN001
     assert by_id == by_url and first["id"] not in {h["id"] for h in by_id}
 
 
-def test_story_ids_are_stable_across_runs(demo_run, tmp_path: Path) -> None:  # noqa: ANN001
+def test_story_ids_are_stable_across_runs(demo_run, tmp_path: Path) -> None:
     _, _, _, _, lineup, home = demo_run
     with DemoSite() as site:
         env = storyline_env(tmp_path / "home", STORYLINE_REGISTRY=str(site.registry_path(tmp_path)),
@@ -118,7 +118,7 @@ def test_story_ids_are_stable_across_runs(demo_run, tmp_path: Path) -> None:  # 
     assert sorted(s.size for s in first) == sorted(s.size for s in second)
 
 
-def test_reindex_is_idempotent(demo_run) -> None:  # noqa: ANN001
+def test_reindex_is_idempotent(demo_run) -> None:
     _, env, _, _, _, home = demo_run
     settings = Settings(home=home)
     store = open_store(settings)
@@ -159,7 +159,7 @@ def test_killed_index_run_resumes_without_duplicates_or_gaps(tmp_path: Path) -> 
     assert all(row.story_id for row in catalog.articles())
 
 
-def test_server_backend_gives_the_same_stories(demo_run, tmp_path: Path) -> None:  # noqa: ANN001
+def test_server_backend_gives_the_same_stories(demo_run, tmp_path: Path) -> None:
     """The same catalog indexed again through qdrant-client's local mode (the server API)."""
     import shutil
 
@@ -183,7 +183,7 @@ def test_server_backend_gives_the_same_stories(demo_run, tmp_path: Path) -> None
     summary = IndexStage(settings, catalog, store=store).run()
     assert summary.indexed == store.count(ARTICLES) > 0
 
-    def partition(rows) -> set[frozenset[str]]:  # noqa: ANN001
+    def partition(rows) -> set[frozenset[str]]:
         groups: dict[str, set[str]] = {}
         for row in rows:
             groups.setdefault(row.story_id, set()).add(row.id)

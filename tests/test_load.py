@@ -160,9 +160,12 @@ from pathlib import Path
 from pipeline.catalog import open_catalog
 from pipeline.settings import Settings
 from pipeline.stages import index_pending
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 settings = Settings(home=Path(sys.argv[1]), index_batch_size=256)
-summary = index_pending(settings, catalog=open_catalog(settings))
-print(json.dumps(summary | {"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+after_batch = []
+summary = index_pending(settings, catalog=open_catalog(settings), on_done=lambda _: after_batch.append(peak_rss_mib()))
+print(json.dumps(summary | {"first_batch_peak_rss_mib": after_batch[0], "peak_rss_mib": peak_rss_mib()}))
 """
 
 
@@ -174,7 +177,11 @@ def test_a_backlog_of_10000_articles_is_indexed_in_order_in_bounded_memory(tmp_p
     home = tmp_path / "home"
     bulk_backlog(home)
     measured = run_measured(INDEX, str(home))
-    print(f"indexed {measured['indexed']} articles, peak RSS {measured['peak_rss_mib']:.0f} MiB")
+    growth = measured["peak_rss_mib"] - measured["first_batch_peak_rss_mib"]
+    print(
+        f"indexed {measured['indexed']} articles, peak RSS {measured['peak_rss_mib']:.0f} MiB, "
+        f"{growth:.0f} MiB above the peak after the first batch"
+    )
     assert measured["indexed"] == BACKLOG
     catalog = open_catalog(Settings(home=home))
     assert catalog.count_entries(EntryStatus.INDEXED) == BACKLOG
@@ -188,5 +195,6 @@ def test_a_backlog_of_10000_articles_is_indexed_in_order_in_bounded_memory(tmp_p
     assert indexed_at == sorted(indexed_at), "articles are indexed in publication order"
     assert len(set(indexed_at)) >= BACKLOG // 256, "in batches, not all at once"
     assert 0 < stories < BACKLOG
-    # Bounded: the model and runtime dominate; 10,000 short articles add little on top.
-    assert measured["peak_rss_mib"] < 2048, measured["peak_rss_mib"]
+    # Bounded: the model and runtime, loaded for the first batch, dominate; the other 38
+    # batches add little on top (their vectors are 15 MiB). Absolute sizes vary by machine.
+    assert growth < 256, measured

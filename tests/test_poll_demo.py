@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.catalog import open_catalog
-from pipeline.demo.site import DemoSite
 from pipeline.demo.labels import load_labels
+from pipeline.demo.site import DemoSite
 from pipeline.settings import Settings
 from tests.support.cli import run_cli, run_json, storyline_env
 

@@ -17,7 +17,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -55,7 +66,7 @@ class FeedState:
     last_success_at: datetime | None
 
     @classmethod
-    def from_row(cls, row) -> FeedState:  # noqa: ANN001
+    def from_row(cls, row) -> FeedState:
         return cls(
             url=row.url,
             name=row.name,
@@ -74,6 +85,11 @@ class FeedState:
         )
 
 
+def chronological(table: Table) -> tuple:
+    """Oldest first, ties by id: the order online clustering and duplicate checks see."""
+    return (table.c.published_at, table.c.id)
+
+
 def _alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -81,7 +97,7 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets readers proceed while one writer works; busy_timeout makes writers queue
     # instead of failing with "database is locked" when several processes share the file.
     cursor = dbapi_connection.cursor()
@@ -101,7 +117,7 @@ class _RetryingConnect:
     def __init__(self) -> None:
         self.reached = False
 
-    def __call__(self, dialect, _record, cargs, cparams):  # noqa: ANN001, ANN204
+    def __call__(self, dialect, _record, cargs, cparams):
         deadline = time.monotonic() + RECONNECT_SECONDS
         while True:
             try:
@@ -314,7 +330,7 @@ class Catalog:
         self, *, status: EntryStatus | None = None, ids: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> list:
-        query = select(entries).order_by(entries.c.published_at, entries.c.id)
+        query = select(entries).order_by(*chronological(entries))
         if status is not None:
             query = query.where(entries.c.status == status.value)
         if ids is not None:
@@ -331,7 +347,7 @@ class Catalog:
         query = (
             select(entries.c.id)
             .where(entries.c.status.in_([EntryStatus.NEW.value, EntryStatus.FETCHED.value]))
-            .order_by(entries.c.published_at, entries.c.id)
+            .order_by(*chronological(entries))
         )
         if limit is not None:
             query = query.limit(limit)
@@ -425,19 +441,46 @@ class Catalog:
                 )
             )
 
-    def find_exact_duplicate(self, entry_id: str, canonical_url: str, body_sha256: str) -> str | None:
-        """The id of another stored article with the same canonical URL or the same body."""
+    def find_exact_duplicate(self, entry_id: str, canonical_url: str, body_sha256: str):
+        """The earliest other stored article with the same canonical URL or the same body, as
+        (id, published_at, canonical_url, entry_canonical_url, status), or None."""
         query = (
-            select(articles.c.id)
+            select(
+                articles.c.id, articles.c.published_at, articles.c.canonical_url,
+                entries.c.canonical_url.label("entry_canonical_url"), entries.c.status,
+            )
+            .join(entries, entries.c.id == articles.c.id)
             .where(
                 articles.c.id != entry_id,
                 (articles.c.canonical_url == canonical_url) | (articles.c.body_sha256 == body_sha256),
             )
-            .order_by(articles.c.published_at, articles.c.id)
+            .order_by(*chronological(articles))
             .limit(1)
         )
         with self.engine.connect() as connection:
-            return connection.execute(query).scalar()
+            return connection.execute(query).first()
+
+    @retry_disconnects
+    def supersede_article(self, old_id: str, new_id: str) -> None:
+        """Make `old_id` a duplicate of `new_id` (not yet stored): its article row goes, its entry
+        and everything that pointed at it point at `new_id`. One transaction; the caller stores
+        `new_id` next, under the same lock."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(articles).where(articles.c.id == old_id))
+            connection.execute(
+                update(articles).where(articles.c.syndicated_of == old_id).values(syndicated_of=new_id)
+            )
+            connection.execute(
+                update(entries).where(entries.c.alias_of == old_id).values(alias_of=new_id)
+            )
+            connection.execute(
+                update(entries)
+                .where(entries.c.id == old_id)
+                .values(
+                    status=EntryStatus.SKIPPED.value, error_class=ErrorClass.DUPLICATE.value,
+                    error_message=f"same article as {new_id}", alias_of=new_id, updated_at=utcnow(),
+                )
+            )
 
     def article_signatures(self, start: datetime, end: datetime) -> list:
         """(id, published_at, signature, syndicated_of) of articles published in [start, end]."""
@@ -455,7 +498,7 @@ class Catalog:
                 )
 
     def articles(self, ids: Sequence[str] | None = None) -> list:
-        query = select(articles).order_by(articles.c.published_at, articles.c.id)
+        query = select(articles).order_by(*chronological(articles))
         if ids is not None:
             query = query.where(articles.c.id.in_(list(ids)))
         with self.engine.connect() as connection:
@@ -468,7 +511,7 @@ class Catalog:
             select(articles)
             .join(entries, entries.c.id == articles.c.id)
             .where(entries.c.status == EntryStatus.EXTRACTED.value)
-            .order_by(articles.c.published_at, articles.c.id)
+            .order_by(*chronological(articles))
         )
         if limit is not None:
             query = query.limit(limit)
@@ -533,7 +576,7 @@ class Catalog:
         return found
 
     def articles_of_story(self, story_id: str) -> list:
-        query = select(articles).where(articles.c.story_id == story_id).order_by(articles.c.published_at, articles.c.id)
+        query = select(articles).where(articles.c.story_id == story_id).order_by(*chronological(articles))
         with self.engine.connect() as connection:
             return list(connection.execute(query))
 

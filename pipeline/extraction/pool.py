@@ -7,13 +7,18 @@ worker (``extract_timeout``) and starts a fresh one. A worker that dies mid-page
 ``max_pages_per_worker`` pages so leaked memory is returned to the system.
 
 Workers are started with ``spawn``: forking a parent that holds threads (Airflow, torch) can
-deadlock the child.
+deadlock the child. spawn also runs the parent's main script again in the child; the workers
+need nothing from it, and under Airflow it is the ``airflow`` CLI, which will not start in a
+task's environment, so it is hidden from them while they start.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import sys
+import threading
 import time
+import types
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -27,10 +32,22 @@ PageItem = tuple[Hashable, bytes | str, str | None]  # (key, html, url)
 PageResult = tuple[Hashable, Extracted | StorylineError]
 
 _CONTEXT = multiprocessing.get_context("spawn")
+_MAIN_SWAP = threading.Lock()
 _READY = "ready"
 _WARM_UP_PAGE = "<html><body><article><p>warm-up</p></article></body></html>"
 # Spawning, importing trafilatura and warming up; generous for a loaded 2-core machine.
 WORKER_START_TIMEOUT = 120.0
+
+
+def _start_without_main_script(process: Any) -> None:
+    """process.start() with an empty ``__main__``: spawn then has no script to run in the child."""
+    with _MAIN_SWAP:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            process.start()
+        finally:
+            sys.modules["__main__"] = main
 
 
 def _worker_main(connection: Connection, extract: ExtractFn) -> None:
@@ -58,6 +75,7 @@ class _Worker:
     pages_done: int = 0
     key: Hashable | None = None
     deadline: float | None = None
+    ready: bool = False
 
     @property
     def busy(self) -> bool:
@@ -88,6 +106,9 @@ class ExtractorPool:
         self.workers_started = 0
 
     def __enter__(self) -> Self:
+        """Launch the workers without waiting: they start up while the caller does other work
+        (the page stage fetches pages meanwhile)."""
+        self._launch_missing()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -98,19 +119,35 @@ class ExtractorPool:
             self._stop(worker, graceful=not worker.busy)
         self._workers = []
 
-    def _start(self) -> _Worker:
+    def _launch(self) -> _Worker:
         parent_end, child_end = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
             target=_worker_main, args=(child_end, self._extract), daemon=True,
             name="storyline-extractor",
         )
-        process.start()
+        _start_without_main_script(process)
         child_end.close()
         self.workers_started += 1
-        if not parent_end.poll(WORKER_START_TIMEOUT) or parent_end.recv() != _READY:
-            process.kill()
-            raise StorylineError(ErrorClass.EXTRACT_CRASH, "extraction worker did not start")
         return _Worker(process=process, connection=parent_end)
+
+    def _launch_missing(self) -> None:
+        while len(self._workers) < self.size:
+            self._workers.append(self._launch())
+
+    @staticmethod
+    def _await_ready(worker: _Worker) -> None:
+        if worker.ready:
+            return
+        connection = worker.connection
+        if not connection.poll(WORKER_START_TIMEOUT) or connection.recv() != _READY:
+            worker.process.kill()
+            raise StorylineError(ErrorClass.EXTRACT_CRASH, "extraction worker did not start")
+        worker.ready = True
+
+    def _start(self) -> _Worker:
+        worker = self._launch()
+        self._await_ready(worker)
+        return worker
 
     @staticmethod
     def _stop(worker: _Worker, *, graceful: bool) -> None:
@@ -154,8 +191,9 @@ class ExtractorPool:
 
     def extract_many(self, items: Iterable[PageItem]) -> Iterator[PageResult]:
         """Extract every (key, html, url); the iterable is consumed lazily."""
-        while len(self._workers) < self.size:
-            self._workers.append(self._start())
+        self._launch_missing()
+        for worker in self._workers:  # launched together, so they start up in parallel
+            self._await_ready(worker)
         pending = iter(items)
         exhausted = False
         while True:

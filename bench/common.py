@@ -1,0 +1,100 @@
+"""What every benchmark records next to its numbers: the machine, the versions, the command."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+PACKAGES = ["torch", "sentence-transformers", "transformers", "onnxruntime", "tokenizers",
+            "qdrant-client", "qdrant-edge-py", "trafilatura", "apache-airflow", "numpy", "SQLAlchemy"]
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def ram_gb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            return round(int(line.split()[1]) / 1024**2, 1)
+    return 0.0
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def machine() -> dict[str, object]:
+    return {"nproc": os.cpu_count(), "ram_gb": ram_gb(), "cpu": cpu_model(), "kernel": platform.release(),
+            # Other jobs share the machine: the load says how much of it a run had.
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
+
+
+def command_line() -> str:
+    """This process's command as a reader would type it from the repository root."""
+    return " ".join([".venv/bin/python", *sys.orig_argv[1:]]).replace(f"{REPO}/", "")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def write_result(name: str, data: dict[str, object], output: Path | None = None) -> Path:
+    """``bench/results/<name>.json`` with the machine, versions and command around ``data``."""
+    record = {
+        "benchmark": name,
+        "command": command_line(),
+        "machine": machine(),
+        "versions": versions(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": data,
+    }
+    path = output or RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+class StageClock:
+    """Wall seconds per named stage; stages may be entered several times."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self.seconds.values()) or 1.0
+        return {name: round(value / total, 3) for name, value in self.seconds.items()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]

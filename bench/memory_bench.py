@@ -1,0 +1,87 @@
+"""Memory: peak RSS of each task type (poll, fetch, index), each in a fresh process.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.memory_bench [--articles 100]
+
+Like an Airflow task, each stage runs in its own interpreter (``--stage`` below) on a shared
+home: poll, then fetch, then index, over a generated demo-style site. The process reports
+ru_maxrss for itself and for its children (the extraction workers of the fetch stage; Linux
+reports the largest child, not a sum). The whole deployment's memory is measured by
+bench/airflow_bench.py (summed RSS of the process tree while it runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import write_result
+
+STAGES = ("poll", "fetch", "index")
+
+
+def run_stage(stage: str, home: Path, registry: Path) -> dict[str, object]:
+    """Inside the child: one stage, as its Airflow task runs it; then the peaks."""
+    from pipeline.settings import Settings
+    from pipeline.stages import (
+        fetch_batch,
+        index_pending,
+        plan_feed_batches,
+        plan_fetch_batches,
+        poll_batch,
+    )
+
+    settings = Settings(home=home, registry=registry, allow_hosts=["127.0.0.1"], host_min_delay=0.0)
+    if stage == "poll":
+        summary = [poll_batch(settings, urls) for urls in plan_feed_batches(settings)]
+    elif stage == "fetch":
+        summary = [fetch_batch(settings, ids) for ids in plan_fetch_batches(settings)]
+    else:
+        summary = [index_pending(settings)]
+    return {
+        "stage": stage,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "largest_child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "batches": len(summary),
+    }
+
+
+def run(articles: int) -> dict[str, object]:
+    from bench.synthetic_site import GeneratedSite, generate_articles
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp, \
+            GeneratedSite(generate_articles(articles)) as site:
+        registry = site.registry_path(tmp)
+        for stage in STAGES:
+            output = subprocess.run(
+                [sys.executable, "-m", "bench.memory_bench", "--stage", stage, "--home", f"{tmp}/home",
+                 "--registry", str(registry)],
+                check=True, capture_output=True, text=True, env=os.environ | {"HF_HUB_OFFLINE": "1"},
+            ).stdout
+            results.append(json.loads(output.strip().splitlines()[-1]))
+            print(results[-1], flush=True)
+    return {"articles": articles, "stages": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=100)
+    parser.add_argument("--stage", choices=STAGES, help="internal: run one stage in this process")
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--registry", type=Path)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    if args.stage:
+        print(json.dumps(run_stage(args.stage, args.home, args.registry)))
+        return
+    print(write_result("memory", run(args.articles), args.output))
+
+
+if __name__ == "__main__":
+    main()

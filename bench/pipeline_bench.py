@@ -1,0 +1,138 @@
+"""Pipeline vs physical limit: end-to-end articles/s over loopback / raw encode docs/s.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/pipeline_bench.py [--articles 500]
+
+A generated demo-style site (bench/synthetic_site.py) is polled, fetched, extracted, embedded,
+stored and clustered by the real stage code (politeness delay 0 for 127.0.0.1). The reference
+is ``SentenceTransformer.encode`` on the very texts the index stage embedded, same model,
+batch size and window, measured in the same process right after. Model loading is excluded
+from both (the index stage gets the already loaded embedder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.common import StageClock, peak_rss_mb, write_result
+from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pipeline.embedding import TextEncoder
+
+# Heavy modules are imported inside functions: extraction workers are spawned processes that
+# re-import the main module, and the pipeline's own entry points keep theirs light too.
+
+
+FETCH_BATCH = 50  # as `storyline run` plans its fetch batches
+MAX_SEQ_LENGTH = 256  # the Embedder's window
+
+
+class TimedEmbedder:
+    """The process's embedder, with the time spent in ``encode`` charged to the "embed" stage."""
+
+    def __init__(self, embedder: TextEncoder, clock: StageClock):
+        self._embedder = embedder
+        self._clock = clock
+        self.model_id = embedder.model_id
+        self.dimension = embedder.dimension
+        self.batch_size = embedder.batch_size
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        with self._clock.stage("embed"):
+            return self._embedder.encode(texts)
+
+
+def bench_settings(home: Path, registry: Path) -> Settings:
+    return Settings(home=home, registry=registry, allow_hosts=["127.0.0.1"], host_min_delay=0.0,
+                    host_max_concurrency=4)
+
+
+def raw_encode_rate(texts: list[str], batch_size: int, max_seq_length: int) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    from pipeline.embedding import default_model_path
+
+    model = SentenceTransformer(default_model_path(), device="cpu")
+    model.max_seq_length = max_seq_length
+    model.encode(texts[:batch_size], batch_size=batch_size)  # warm-up, as the pipeline's was
+    started = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run(articles: int, backend: str) -> dict[str, object]:
+    from bench.synthetic_site import GeneratedSite, generate_articles
+    from pipeline.catalog import open_catalog
+    from pipeline.embedding import get_embedder
+    from pipeline.indexing import IndexStage
+    from pipeline.stages import fetch_batch, plan_feed_batches, plan_fetch_batches, poll_batch
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    clock = StageClock()
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, \
+            GeneratedSite(generate_articles(articles)) as site:
+        settings = bench_settings(Path(tmp) / "home", site.registry_path(tmp))
+        embedder = get_embedder(backend=backend, models_dir=settings.home / "models")
+        embedder.encode(["warm-up"] * embedder.batch_size)
+        timed = TimedEmbedder(embedder, clock)
+        catalog = open_catalog(settings)
+        started = time.perf_counter()
+        with clock.stage("poll"):
+            polled = [poll_batch(settings, urls, catalog=catalog)
+                      for urls in plan_feed_batches(settings, catalog=catalog)]
+        with clock.stage("fetch+extract"):
+            fetched = [fetch_batch(settings, ids, catalog=catalog)
+                       for ids in plan_fetch_batches(settings, batch_size=FETCH_BATCH, catalog=catalog)]
+        with clock.stage("index"):
+            indexed = IndexStage(settings, catalog, embedder=timed).run().as_dict()  # type: ignore[arg-type]
+        wall = time.perf_counter() - started
+    # "index" includes the embedding time; report it as store + cluster + catalog only.
+    clock.seconds["store+cluster"] = clock.seconds.pop("index") - clock.seconds["embed"]
+    pipeline_rate = indexed["indexed"] / wall
+    reference_rate = raw_encode_rate(timed.texts, embedder.batch_size, MAX_SEQ_LENGTH)
+    return {
+        "articles_served": articles,
+        "entries_new": sum(p["entries_new"] for p in polled),
+        "extracted": sum(f["extracted"] for f in fetched),
+        "indexed": indexed["indexed"],
+        "stories_created": indexed["stories_created"],
+        "wall_s": round(wall, 2),
+        "pipeline_articles_per_s": round(pipeline_rate, 2),
+        "raw_encode_docs_per_s": round(reference_rate, 2),
+        "ratio": round(pipeline_rate / reference_rate, 3),
+        "goal_ratio": 0.80,
+        "stage_seconds": {k: round(v, 2) for k, v in clock.seconds.items()},
+        "stage_share": clock.shares(),
+        "embed_backend": backend,
+        "batch_size": embedder.batch_size,
+        "index_batch_size": settings.index_batch_size,
+        "extract_workers": settings.extract_workers,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=500)
+    parser.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
+                        default=Settings().embedding_backend,
+                        help="the index stage's runtime, default as configured (the reference is always torch)")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    result = run(args.articles, args.backend)
+    print(write_result("pipeline", result, args.output))
+    print(result)
+
+
+if __name__ == "__main__":
+    main()
