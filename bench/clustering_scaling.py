@@ -5,9 +5,8 @@
 Synthetic vectors: the clusterer is seeded with N active stories (random unit centroids, all
 seen within the dormancy window), then takes a stream of articles, half close to an existing
 story (they join) and half random (they start one). The time per ``OnlineClusterer.add``
-includes the term overlap and the periodic merge pass. Two centroid indexes are compared:
-``NumpyCentroidIndex`` (the pipeline's) and the same exact search done without copying the
-live rows and with a partial sort (``FullScanTopK`` below) -- what a cheap fix would give.
+includes the term overlap and the periodic merge pass, on the pipeline's
+``NumpyCentroidIndex``.
 """
 
 from __future__ import annotations
@@ -34,26 +33,6 @@ DIMENSION = 384
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 WORDS = ["Valdane", "Orrick", "Maren", "Harlow", "Tessin", "Branmoor", "Edris", "Vesk", "Rosk",
          "Amberly", "Dunmere", "Calloway", "Northgate", "Lindqvist", "Selm", "Kestrel"]
-
-
-class FullScanTopK(NumpyCentroidIndex):
-    """Exact search over every row (dead or inactive rows masked to -inf) with argpartition."""
-
-    def nearest(self, vector: np.ndarray, k: int, active_after: datetime | None = None) -> list[tuple[str, float]]:
-        used = self._used
-        if used == 0:
-            return []
-        scores = self._matrix[:used] @ np.asarray(vector, dtype=np.float32)
-        mask = self._live[:used]
-        if active_after is not None:
-            mask = mask & (self._last_seen[:used] >= active_after.timestamp())
-        scores = np.where(mask, scores, -np.inf)
-        k = min(k, int(mask.sum()))
-        if k == 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k] if k < used else np.arange(used)
-        top = top[np.lexsort((top, -scores[top]))]  # best first, ties by row as the original
-        return [(self._ids[row], float(scores[row])) for row in top]  # type: ignore[misc]
 
 
 def unit(rng: np.random.Generator, rows: int) -> np.ndarray:
@@ -114,7 +93,7 @@ def measure(index_type: type[NumpyCentroidIndex], stories: int, articles: int) -
 
 def run(sizes: list[int], articles: int) -> dict[str, object]:
     results: dict[str, object] = {}
-    for name, index_type in (("numpy_centroid_index", NumpyCentroidIndex), ("full_scan_topk", FullScanTopK)):
+    for name, index_type in (("numpy_centroid_index", NumpyCentroidIndex),):
         rows = [measure(index_type, size, articles) for size in sizes]
         for row in rows:
             print(name, row, flush=True)

@@ -1,6 +1,6 @@
 """Extraction quality and speed, ours vs plain trafilatura, measured in one run.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/extraction_bench.py [--workers 2] [--output FILE]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m bench.extraction_bench [--workers 2] [--limit N] [--output FILE]
 
 Both extractors run through the same ExtractorPool (so pages/s include the same process
 overhead) over the shared ScrapingHub and trafilatura evaluation sets.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import trafilatura
 
+from bench.common import write_result
 from pipeline.evaluation.extraction import (
     SegmentCounts,
     date_accuracy,
@@ -42,12 +43,13 @@ def run(extract, items, workers: int) -> tuple[dict[str, Extracted], float, int]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=int, help="the first N pages of each set only (quick runs)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     data_dir = Settings().data_dir
 
-    shub = list(scrapinghub_pages(data_dir))
-    evalset = list(trafilatura_eval_pages(data_dir))
+    shub = list(scrapinghub_pages(data_dir))[: args.limit]
+    evalset = list(trafilatura_eval_pages(data_dir))[: args.limit]
     report: dict[str, object] = {"trafilatura": trafilatura.__version__, "workers": args.workers}
     for name, extract in EXTRACTORS.items():
         results, rate, errors = run(extract, [(p.id, p.html, p.url) for p in shub], args.workers)
@@ -72,10 +74,8 @@ def main() -> None:
                               for p in dated), 4),
             "dated_pages": len(dated), "pages_per_s": round(rate, 1), "errors": errors,
         }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2))
+    print(write_result("extraction", report, args.output))
 
 
 if __name__ == "__main__":

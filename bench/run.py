@@ -39,10 +39,13 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "clustering_scaling": (["--stories", "1000", "10000", "100000", "--articles", "100"], ["--stories", "500", "2000", "--articles", "60"]),
     "memory": (["--articles", "100"], ["--articles", "20"]),
+    "extraction": ([], ["--limit", "20"]),
+    "clustering_quality": (["--cache-dir", "/tmp/storyline-bench-embeddings"], ["--corpora", "wikinews-hscluster"]),
     "airflow": (["--feeds", "50", "--articles", "200", "--new", "100"], ["--feeds", "6", "--articles", "30", "--new", "5"]),
 }
 MODULES = {name: f"bench.{name}_bench" for name in BENCHMARKS} | {
-    "clustering_scaling": "bench.clustering_scaling", "pipeline_torch": "bench.pipeline_bench"}
+    "clustering_scaling": "bench.clustering_scaling", "pipeline_torch": "bench.pipeline_bench",
+    "clustering_quality": "bench.clustering_eval"}
 
 
 def run_one(name: str, quick: bool, out_dir: Path) -> dict[str, object]:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.catalog import Catalog, open_catalog
 from pipeline.feeds import RegistryError, load_registry
+from pipeline.records import EntryStatus
 from pipeline.settings import Settings
 
 app = typer.Typer(help="Storyline: streaming news ingest, stories and search.", no_args_is_help=True)
@@ -223,7 +224,7 @@ def index(as_json: JsonOption = False) -> None:
     """Embed, index and cluster every extracted article not yet indexed."""
     settings = Settings()
     catalog = open_checked_catalog(settings)
-    result = run_index(settings, catalog, as_json)
+    result = query_or_fail(lambda: run_index(settings, catalog, as_json))
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -231,6 +232,27 @@ def index(as_json: JsonOption = False) -> None:
         f"{result['indexed']} articles indexed: {result['stories_created']} new stories, "
         f"{result['stories_joined']} joined a story, {result['syndicated_joined']} syndicated copies, "
         f"{result['merges']} merges"
+    )
+
+
+@app.command()
+def reindex(as_json: JsonOption = False) -> None:
+    """Embed every indexed article again with the configured model (STORYLINE_MODEL,
+    STORYLINE_EMBED_BACKEND) into new collections, then switch to them; stories keep their ids."""
+    from pipeline.indexing import reindex as rebuild
+
+    settings = Settings()
+    catalog = open_checked_catalog(settings)
+    total = catalog.count_entries(EntryStatus.INDEXED)
+    with progress_bar(total, "embedding again", not as_json) as advance:
+        result = rebuild(settings, catalog, on_done=lambda n: [advance(None) for _ in range(n)]).as_dict()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(
+        f"{result['articles']} articles and {result['stories']} stories re-embedded with "
+        f"{result['model']} ({result['dimension']}-d); now serving "
+        f"{', '.join(result['collections'].values())}", markup=False,
     )
 
 

@@ -110,7 +110,7 @@ def _shared_secrets(path: Path) -> dict[str, str]:
     if path.exists():
         return json.loads(path.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
-    keys = {"jwt_secret": secrets.token_urlsafe(32), "secret_key": secrets.token_urlsafe(32)}
+    keys = {"jwt_secret": secrets.token_urlsafe(64), "secret_key": secrets.token_urlsafe(64)}
     _write_private(path, json.dumps(keys))
     return keys
 

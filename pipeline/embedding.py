@@ -132,7 +132,9 @@ class OnnxEmbedder:
     """The same vectors as :class:`Embedder` from an exported ONNX file: tokenise with
     truncation, run, mean-pool over real tokens, L2-normalise."""
 
-    def __init__(self, cache_dir: Path, *, precision: OnnxPrecision = "int8", batch_size: int = 32,
+    # 16, not torch's 32: the exported graph materialises the attention matrices (torch fuses
+    # them), so peak memory follows the batch: 988 MiB at 32, 554 at 16, same docs/s (measured).
+    def __init__(self, cache_dir: Path, *, precision: OnnxPrecision = "int8", batch_size: int = 16,
                  max_seq_length: int = 256):
         import onnxruntime
         from tokenizers import Tokenizer
@@ -144,6 +146,7 @@ class OnnxEmbedder:
         self.model_file = export_onnx(model_path, cache_dir / f"model.{precision}.onnx", precision)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # quantised graphs warn about unused initialisers
+        options.enable_mem_pattern = False  # pre-planned buffers per shape: -100 MiB peak, same speed
         self._session = onnxruntime.InferenceSession(
             str(self.model_file), options, providers=["CPUExecutionProvider"]
         )

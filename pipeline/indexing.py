@@ -147,6 +147,15 @@ def article_text(row) -> str:
     return embedding_text(row.title, row.text, row.description or "")
 
 
+def batches(rows: Sequence, size: int) -> list[Sequence]:
+    size = max(1, size)
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+# One index run or reindex at a time over a catalog: both rewrite stories and their centroids.
+INDEX_LOCK = "index"
+
+
 # -- the stage --------------------------------------------------------------------------------------
 class IndexStage:
     def __init__(self, settings: Settings, catalog: Catalog, *, embedder: TextEncoder | None = None,
@@ -156,19 +165,23 @@ class IndexStage:
         self.embedder = embedder or embedder_for(settings)
         self.store = store or open_store(settings)
         self.store.ensure_collections(self.embedder.dimension, self.embedder.model_id)
-        state = load_clusterer_state(catalog)
-        self.clusterer = OnlineClusterer(NumpyCentroidIndex(self.embedder.dimension), config, state)
+        self.config = config
+        self.clusterer = self._load_clusterer()
+
+    def _load_clusterer(self) -> OnlineClusterer:
+        state = load_clusterer_state(self.catalog)
+        return OnlineClusterer(NumpyCentroidIndex(self.embedder.dimension), self.config, state)
 
     def run(self, limit: int | None = None, on_done: Callable[[int], None] | None = None) -> IndexSummary:
         summary = IndexSummary()
-        rows = self.catalog.articles_to_index(limit)
-        summary.articles = len(rows)
-        size = max(1, self.settings.index_batch_size)
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            self._index_batch(chunk, summary)
-            if on_done is not None:
-                on_done(len(chunk))
+        with self.catalog.exclusive(INDEX_LOCK):
+            self.clusterer = self._load_clusterer()  # as the last holder of the lock left it
+            rows = self.catalog.articles_to_index(limit)
+            summary.articles = len(rows)
+            for chunk in batches(rows, self.settings.index_batch_size):
+                self._index_batch(chunk, summary)
+                if on_done is not None:
+                    on_done(len(chunk))
         return summary
 
     def _index_batch(self, rows: Sequence, summary: IndexSummary) -> None:
@@ -258,3 +271,79 @@ class IndexStage:
 
 def index_pending(settings: Settings, catalog: Catalog, **kwargs: object) -> IndexSummary:
     return IndexStage(settings, catalog, **kwargs).run()
+
+
+# -- reindex --------------------------------------------------------------------------------------
+@dataclass
+class ReindexSummary:
+    articles: int
+    stories: int
+    model: str
+    dimension: int
+    collections: dict[str, str]  # logical name -> the new physical collection
+    dropped: list[str]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"articles": self.articles, "stories": self.stories, "model": self.model,
+                "dimension": self.dimension, "collections": self.collections, "dropped": self.dropped}
+
+
+def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | None = None,
+            store: VectorStore | None = None, on_done: Callable[[int], None] | None = None) -> ReindexSummary:
+    """Embed every indexed article again with the configured model into new versions of both
+    collections, then switch the aliases and drop the old versions.
+
+    Readers keep the old vectors until the switch, which is one step per collection. Stories
+    keep their members and ids (re-clustering would renumber them); their centroids are summed
+    again in the new vector space, in the store and in the clusterer's state, so later articles
+    join against comparable vectors. Left-over versions of an interrupted reindex are dropped
+    first; running it twice gives the same result.
+    """
+    embedder = embedder or embedder_for(settings)
+    store = store or open_store(settings)
+    with catalog.exclusive(INDEX_LOCK):
+        with store.session():
+            in_use = set(store.aliases().values())
+            dropped = [name for name in store.physical_collections() if name not in in_use]
+            for name in dropped:
+                store.drop_collection(name)
+        fresh = {logical: store.create_versioned(logical, embedder.dimension, embedder.model_id)
+                 for logical in (ARTICLES, STORIES)}
+        rows = catalog.indexed_articles()
+        sums: dict[str, np.ndarray] = {}
+        counts: Counter[str] = Counter()
+        for chunk in batches(rows, settings.index_batch_size):
+            vectors = embedder.encode([article_text(row) for row in chunk])
+            store.upsert(fresh[ARTICLES], [
+                Point(row.id, vector, article_payload(article_from_row(row), story_id=row.story_id))
+                for row, vector in zip(chunk, vectors)
+            ])
+            for row, vector in zip(chunk, vectors):
+                # Syndicated copies never moved their story's centroid (see clustering).
+                if row.story_id and row.join_rule != JoinRule.SYNDICATED.value:
+                    sums[row.story_id] = sums.get(row.story_id, 0.0) + np.asarray(vector, dtype=np.float64)
+                    counts[row.story_id] += 1
+            if on_done is not None:
+                on_done(len(chunk))
+        live = [story_from_row(row) for row in catalog.stories(ids=list(sums)) if not row.merged_into]
+        for story in live:
+            story.centroid_sum, story.count = sums[story.id], counts[story.id]
+        store.upsert(fresh[STORIES], [
+            Point(story.id, story.centroid, story_payload(
+                story_record(story), independent_sources=len(story.independent_sources)))
+            for story in live
+        ])
+        catalog.set_story_centroids({
+            story.id: (np.asarray(story.centroid_sum, dtype=np.float64).tobytes(), story.count)
+            for story in live
+        })
+        replaced = [store.describe(logical) for logical in fresh]
+        for logical, physical_name in fresh.items():
+            store.switch_alias(logical, physical_name)
+        for info in replaced:
+            if info is not None:
+                store.drop_collection(info.physical_name)
+                dropped.append(info.physical_name)
+    return ReindexSummary(articles=len(rows), stories=len(live), model=embedder.model_id,
+                          dimension=embedder.dimension, collections=fresh, dropped=dropped)
+

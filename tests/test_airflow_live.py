@@ -7,12 +7,14 @@ while the run, and the other feeds, succeed.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from pipeline.catalog import open_catalog
+from pipeline.deploy import dev_password
 from pipeline.records import EntryStatus
 from tests.airflow_support import demo_registry_with, free_port, live_airflow, storyline_env
 from tests.conftest import make_settings
@@ -55,7 +57,7 @@ def test_live_airflow_runs_ingest_and_survives_a_broken_feed(tmp_path: Path) -> 
         demo_registry = site.registry_path(tmp_path / "demo")
         registry = demo_registry_with(demo_registry, {}, tmp_path)
         env = storyline_env(tmp_path / "home", registry)
-        with live_airflow(tmp_path / "airflow", metadata_url, env) as (_, client):
+        with live_airflow(tmp_path / "airflow", metadata_url, env) as (config, client):
             client.set_paused("news_ingest", False)
 
             first = client.trigger("news_ingest")
@@ -103,6 +105,12 @@ def test_live_airflow_runs_ingest_and_survives_a_broken_feed(tmp_path: Path) -> 
             assert f"feed failed: {broken_url} [http_5xx]" in log, log
             assert "feeds_failed=1" in log, log
 
+            # No secret of the deployment in any log: process output or task logs.
+            secrets = [*json.loads(config.secrets_file.read_text()).values(), dev_password(config)]
+            for path in config.log_dir.rglob("*.log"):
+                text = path.read_text(errors="replace")
+                assert not [secret for secret in secrets if secret in text], path
+
 
 def test_embedded_deployment_up_first_run_succeeds_down_stops_everything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -139,3 +147,66 @@ def test_embedded_deployment_up_first_run_succeeds_down_stops_everything(
     for pid in started.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+KILL_DEADLINE = 300.0
+
+
+def demo_pages_served(site) -> int:  # noqa: ANN001
+    return sum(n for path, n in site.requests.items() if path.endswith((".html", "/")))
+
+
+def running_task_pid(client, run_id: str, task_id: str) -> int | None:  # noqa: ANN001
+    for ti in client.task_instances("news_ingest", run_id):
+        if ti["task_id"] == task_id and ti["state"] == "running" and ti["pid"]:
+            return ti["pid"]
+    return None
+
+
+def test_a_task_killed_mid_batch_is_retried_and_the_run_ends_as_if_uninterrupted(tmp_path: Path) -> None:
+    """kill -9 of the running fetch task's process: Airflow retries it and the catalog ends
+    exactly as an uninterrupted run of the same stages leaves it."""
+    import signal
+    import time
+
+    from pipeline.demo.site import DemoSite
+    from tests.test_celery_live import in_process_run, outcome_of
+
+    with DemoSite() as site, fresh_postgres_database("storyline_airflow_kill") as metadata_url:
+        registry = site.registry_path(tmp_path / "demo")
+        expected = in_process_run(tmp_path / "reference", registry)
+        env = {
+            **storyline_env(tmp_path / "home", registry),
+            # One fetch task over every page, slow enough to be caught mid-batch.
+            "STORYLINE_FETCH_BATCH_SIZE": "100",
+            "STORYLINE_HOST_MIN_DELAY": "0.5",
+            "STORYLINE_HOST_MAX_CONCURRENCY": "1",
+        }
+        with live_airflow(tmp_path / "airflow", metadata_url, env) as (_, client):
+            client.set_paused("news_ingest", False)
+            run_id = client.trigger("news_ingest")
+            pages_before = demo_pages_served(site)
+            deadline = time.monotonic() + KILL_DEADLINE
+            pid = None
+            while time.monotonic() < deadline:
+                pid = running_task_pid(client, run_id, "fetch_pages")
+                if pid and demo_pages_served(site) - pages_before >= 5:
+                    break
+                time.sleep(0.2)
+            assert pid, "fetch_pages never ran"
+            os.kill(pid, signal.SIGKILL)
+
+            assert client.wait_for_run("news_ingest", run_id, RUN_TIMEOUT) == "success", (
+                states_by_task(client, run_id)
+            )
+            (fetch,) = [
+                ti for ti in client.task_instances("news_ingest", run_id) if ti["task_id"] == "fetch_pages"
+            ]
+            assert fetch["try_number"] >= 2, fetch
+
+        catalog = open_catalog(make_settings(tmp_path / "home"))
+        try:
+            assert outcome_of(catalog) == expected
+        finally:
+            catalog.dispose()
+

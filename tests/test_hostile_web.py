@@ -209,20 +209,46 @@ def test_hostile_feeds_end_in_their_class_within_caps_and_the_run_goes_on(
             assert entries[name].title.strip()
 
 
+# In a fresh process, so its peak memory is this fetch's and not the test runner's history.
+BOMB_FETCH = """
+import json, sys
+from pipeline.catalog import open_catalog
+from pipeline.errors import StorylineError
+from pipeline.http import HttpClient
+from pipeline.settings import Settings
+from tests.support.memory import peak_rss_mib
+settings = Settings.model_validate_json(sys.argv[1])
+catalog = open_catalog(settings)
+with HttpClient(settings, catalog.engine) as client:
+    client.fetch(sys.argv[2], max_bytes=4 * 1024)  # warm-up: imports and pools, small body
+    before = peak_rss_mib()
+    try:
+        client.fetch(sys.argv[3], max_bytes=1024 * 1024)
+        outcome = "stored"
+    except StorylineError as error:
+        outcome = error.error_class.value
+print(json.dumps({"outcome": outcome, "grown_mib": peak_rss_mib() - before}))
+"""
+
+
 def test_deflate_bomb_stops_at_the_cap_in_bounded_memory(tmp_path: Path) -> None:
     """64 MB of zeros in ~64 KB: decoding stops at the cap (1 MB), not at the end of the bomb."""
-    import resource
+    import json
+    import subprocess
+    import sys
 
     bomb = deflate_bomb()
-    with FixtureServer("127.0.0.1", {"/b": static(bomb, headers={"Content-Encoding": "deflate"})}) as server:
+    routes = {"/b": static(bomb, headers={"Content-Encoding": "deflate"}), "/small": static(b"small")}
+    with FixtureServer("127.0.0.1", routes) as server:
         settings = feed_settings(tmp_path)
-        catalog = open_catalog(settings)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        with HttpClient(settings, catalog.engine) as client, pytest.raises(StorylineError) as caught:
-            client.fetch(server.url("/b"), max_bytes=1024 * 1024)
-        grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    assert caught.value.error_class is ErrorClass.TOO_LARGE
-    assert grown_kib < 32 * 1024, f"peak RSS grew by {grown_kib} KiB"
+        result = subprocess.run(
+            [sys.executable, "-c", BOMB_FETCH, settings.model_dump_json(), server.url("/small"), server.url("/b")],
+            capture_output=True, text=True, timeout=300, check=False, cwd=Path(__file__).resolve().parents[1],
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    measured = json.loads(result.stdout.splitlines()[-1])
+    assert measured["outcome"] == ErrorClass.TOO_LARGE.value
+    assert measured["grown_mib"] < 32, measured
 
 
 # -- addresses outside the allow-list ---------------------------------------------------------------

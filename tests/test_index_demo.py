@@ -19,7 +19,7 @@ from pipeline.demo.site import DemoSite
 from pipeline.records import EntryStatus
 from pipeline.settings import Settings
 from pipeline.vectorstore import ARTICLES, STORIES, open_store
-from tests.support.cli import STORYLINE, run_json, storyline_env
+from tests.support.cli import STORYLINE, run_cli, run_json, storyline_env
 
 SEED = Path("../shared/seed/000_d4eb1fab17eab041.txt")
 
@@ -133,6 +133,38 @@ def test_reindex_is_idempotent(demo_run) -> None:
     result = run_json("index", env=env)
     assert result["indexed"] == before[0]
     assert (store.count(ARTICLES), store.count(STORIES)) == before
+
+
+def test_reindex_with_another_model_switches_collections_and_keeps_the_stories(demo_run, tmp_path: Path) -> None:
+    import shutil
+
+    from pipeline.embedding import DEFAULT_MODEL_ID
+
+    _, env, _, _, lineup, home = demo_run
+    shutil.copytree(home, tmp_path / "home")  # the module's other tests keep the original
+    settings = Settings(home=tmp_path / "home")
+    env = {**env, "STORYLINE_HOME": str(tmp_path / "home"), "STORYLINE_EMBED_BACKEND": "onnx-int8"}
+    stories_before = {row.id: row.size for row in open_catalog(settings).stories()}
+    store = open_store(settings)
+    points = store.count(ARTICLES)
+    old_collections = set(store.physical_collections())
+
+    refused = run_cli("index", env=env)
+    assert refused.returncode != 0 and "storyline reindex" in refused.stderr, refused.stderr
+    result = run_json("reindex", env=env)
+
+    store = open_store(settings)
+    assert result["articles"] == points == store.count(ARTICLES)
+    assert store.describe(ARTICLES).model == store.describe(STORIES).model == result["model"] != DEFAULT_MODEL_ID
+    assert set(result["dropped"]) == old_collections
+    assert set(store.physical_collections()) == set(result["collections"].values())
+    assert {row.id: row.size for row in open_catalog(settings).stories()} == stories_before
+    assert store.count(STORIES) == result["stories"]
+    assert run_json("index", env=env)["indexed"] == 0  # the new model is accepted
+    again = run_json("lineup", env=env)
+    assert [a["url"] for a in again["coverage"]] == [a["url"] for a in lineup["coverage"]]
+    assert run_json("reindex", env=env)["articles"] == points  # again: same result, no leftovers
+    assert open_store(settings).count(ARTICLES) == points
 
 
 def test_killed_index_run_resumes_without_duplicates_or_gaps(tmp_path: Path) -> None:

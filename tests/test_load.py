@@ -73,7 +73,8 @@ def bulk_catalog(home: Path) -> Path:
 
 # Runs in a subprocess so its peak RSS is the planning's own, not the test runner's.
 PLAN = """
-import json, resource, sys, time
+import json, sys, time
+from tests.support.memory import peak_rss_mib
 from pathlib import Path
 from pipeline.settings import Settings
 from pipeline.stages import plan_feed_batches, plan_fetch_batches
@@ -87,7 +88,7 @@ fetch_seconds = time.perf_counter() - started
 print(json.dumps({
     "feed_batches": feed_batches, "fetch_batches": fetch_batches,
     "feeds_seconds": feeds_seconds, "fetch_seconds": fetch_seconds,
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_rss_mib": peak_rss_mib(),
 }))
 """
 
@@ -155,13 +156,12 @@ def bulk_backlog(home: Path) -> None:
 
 
 INDEX = """
-import json, resource, sys
+import json, sys
+from tests.support.memory import peak_rss_mib
 from pathlib import Path
 from pipeline.catalog import open_catalog
 from pipeline.settings import Settings
 from pipeline.stages import index_pending
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 settings = Settings(home=Path(sys.argv[1]), index_batch_size=256)
 after_batch = []
 summary = index_pending(settings, catalog=open_catalog(settings), on_done=lambda _: after_batch.append(peak_rss_mib()))

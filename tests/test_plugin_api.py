@@ -21,6 +21,7 @@ SEED = Path("../shared/seed/000_d4eb1fab17eab041.txt")
 # The demo entry harbor-post/why-script-alert-still-breaks-websites: its title holds markup.
 XSS_SLUG = "why-script-alert-still-breaks-websites"
 SEARCH = "/storyline/api/search"
+VIEWER = "reader"
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,11 @@ def client(airflow_home: AirflowConfig, demo_home):
     home, _ = demo_home
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STORYLINE_HOME", str(home))
+        # A second login with Airflow's read-only role; the auth manager makes its password.
+        patch.setenv(
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+            f"{airflow_home.username}:admin,{VIEWER}:viewer",
+        )
         from airflow.api_fastapi.app import create_app
 
         with TestClient(create_app(), base_url="http://127.0.0.1") as test_client:
@@ -237,3 +243,26 @@ def test_index_task_links_to_the_stories_of_its_run(client, airflow_home: Airflo
     url = link.get_link(None, ti_key=TaskInstanceKey("news_ingest", "index_articles", run_id, 1))
     assert url == f"{airflow_home.api_url}/storyline/?run=manual__2025-05-20T10%3A00%3A00%2B00%3A00"
     assert link.get_link(None, ti_key=TaskInstanceKey("news_ingest", "plan_feeds", run_id, 1)) == ""
+
+
+def test_a_viewer_reads_stories_and_nothing_in_the_plugin_writes(client, auth, stories) -> None:
+    import json
+
+    from airflow.configuration import conf
+
+    passwords = json.loads(Path(conf.get("core", "simple_auth_manager_passwords_file")).read_text())
+    login = client.post("/auth/token", json={"username": VIEWER, "password": passwords[VIEWER]})
+    assert login.status_code in (200, 201), login.text
+    viewer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    assert client.get("/storyline/api/stories", headers=viewer).json() == stories
+    # The role is really read-only: Airflow itself refuses the viewer a write.
+    pause = client.patch("/api/v2/dags/news_ingest", json={"is_paused": True}, headers=viewer)
+    assert pause.status_code == 403, pause.text
+    # The plugin has nothing to write with, for anyone: GET routes only; other methods 405.
+    paths = client.get("/storyline/openapi.json", headers=auth).json()["paths"]
+    assert paths and {method for operations in paths.values() for method in operations} == {"get"}
+    for path in paths:
+        if "{" not in path:
+            assert client.post(f"/storyline{path}", headers=auth).status_code == 405, path
+

@@ -497,6 +497,27 @@ class Catalog:
                     update(articles).where(articles.c.id.in_(list(ids))).values(syndicated_of=original)
                 )
 
+    def indexed_articles(self) -> list:
+        """Every indexed article, in publication order (what `reindex` embeds again)."""
+        query = (
+            select(articles)
+            .join(entries, entries.c.id == articles.c.id)
+            .where(entries.c.status == EntryStatus.INDEXED.value)
+            .order_by(*chronological(articles))
+        )
+        with self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    @retry_disconnects
+    def set_story_centroids(self, centroids: dict[str, tuple[bytes, int]]) -> None:
+        """Story id -> (centroid_sum, vector_count), in one transaction."""
+        with self.engine.begin() as connection:
+            for story_id, (centroid_sum, count) in centroids.items():
+                connection.execute(
+                    update(stories).where(stories.c.id == story_id)
+                    .values(centroid_sum=centroid_sum, vector_count=count)
+                )
+
     def articles(self, ids: Sequence[str] | None = None) -> list:
         query = select(articles).order_by(*chronological(articles))
         if ids is not None:

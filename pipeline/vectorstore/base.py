@@ -334,7 +334,7 @@ class VectorStore(ABC):
                     raise EmbeddingModelMismatchError(
                         f"collection {logical!r} ({info.physical_name}) holds vectors of model "
                         f"{info.model!r} ({info.dimension}-d), not {model!r} ({dimension}-d); "
-                        "rebuild it with `reindex` instead of mixing vectors"
+                        "rebuild it with `storyline reindex` instead of mixing vectors"
                     )
 
     def _require(self, collection: str) -> CollectionInfo:

@@ -21,8 +21,9 @@ def storyline_env(home: Path, **extra: str) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
     )
-    if "STORYLINE_DATA_DIR" in os.environ:
-        env["STORYLINE_DATA_DIR"] = os.environ["STORYLINE_DATA_DIR"]
+    for shared in ("STORYLINE_DATA_DIR", "STORYLINE_MODELS_DIR"):  # read-only or shared by design
+        if shared in os.environ:
+            env[shared] = os.environ[shared]
     env.update(extra)
     return env
 
