@@ -158,7 +158,12 @@ sentence embedding of the lead places them close together; TF-IDF, tuned on the 
 labels, keys on exactly those rare tokens. Grids over `background_weight`, `term_weight`
 (capitalised words and numbers, weighted by rarity) and `join_threshold` found no single
 configuration that closes both gaps without losing allsides (where shared names like Trump are
-everywhere and term weights hurt).
+everywhere and term weights hurt). Also tried in this pass, none closing the gaps (best worst
+margin −0.08): the term overlap over every content word instead of names and numbers (weights
+0.1–0.5, thresholds 0.4–0.6: newswcl50 turns positive at threshold 0.6, but wikiref220, whose
+stories are broad, collapses), and the background taken from the second-best candidate or the
+top three instead of the mean of the others. The sets disagree on the absolute threshold more
+than one relative rule absorbs.
 
 **What would move it.** A lexical score next to the vector score: a TF-IDF cosine of the
 article against each candidate story's term vector (bounded per story, as the key terms are

@@ -152,11 +152,11 @@ def test_embedded_deployment_up_first_run_succeeds_down_stops_everything(
 KILL_DEADLINE = 300.0
 
 
-def demo_pages_served(site) -> int:  # noqa: ANN001
+def demo_pages_served(site) -> int:
     return sum(n for path, n in site.requests.items() if path.endswith((".html", "/")))
 
 
-def running_task_pid(client, run_id: str, task_id: str) -> int | None:  # noqa: ANN001
+def running_task_pid(client, run_id: str, task_id: str) -> int | None:
     for ti in client.task_instances("news_ingest", run_id):
         if ti["task_id"] == task_id and ti["state"] == "running" and ti["pid"]:
             return ti["pid"]

@@ -145,7 +145,7 @@ def test_a_killed_fetch_resumes_without_refetching(tmp_path: Path) -> None:
         run_json("poll", env=env)
         process = subprocess.Popen([STORYLINE, "fetch", "--json"], env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        pages = lambda: sum(n for path, n in site.requests.items() if path.endswith(".html") or path.endswith("/"))
+        pages = lambda: sum(n for path, n in site.requests.items() if path.endswith((".html", "/")))
         deadline = time.monotonic() + 60
         while pages() < 10 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -68,7 +68,7 @@ def test_seed_lineup_holds_every_peace_talks_article_and_nothing_else(demo_run) 
 
 
 def test_syndicated_copies_count_as_one_independent_source(demo_run) -> None:
-    _, _, _, _, lineup, home = demo_run
+    _, _, _, _, lineup, _ = demo_run
     copies = {l.path for l in load_labels() if l.syndicated_of}
     stories = [lineup["story"] | {"articles": lineup["coverage"]}] + [
         r["story"] | {"articles": r["articles"]} for r in lineup["related"]

@@ -29,7 +29,7 @@ def storyline_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([STORYLINE, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([STORYLINE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def run_json(*args: str, env: dict[str, str], timeout: float = 600) -> dict:
