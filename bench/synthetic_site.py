@@ -11,14 +11,14 @@ query strings (the registry polls URLs as written, so each counts as its own fee
 
 from __future__ import annotations
 
-import json
+import itertools
 import random
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipeline.demo.content import DemoArticle, PageKind, load_outlets
-from pipeline.demo.site import REGISTRY_FILE, DemoSite, Resource, build_resources
+from pipeline.demo.site import DemoSite, Resource, build_resources, write_registry
 
 PLACES = ["Valdane", "Orrick", "Port Selm", "Maren", "Kestrel Bay", "Harlow", "Tessin", "Branmoor",
           "Edris", "Calloway", "Northgate", "Vesk", "Lindqvist", "Amberly", "Rosk", "Dunmere"]
@@ -110,18 +110,8 @@ class GeneratedSite(DemoSite):
 
     def registry_path(self, directory: Path | str, feeds: int = 6) -> Path:  # type: ignore[override]
         """A registry of ``feeds`` feed URLs, cycling over the six outlets' feeds."""
-        outlets = load_outlets()
-        lines: list[str] = []
-        for number in range(feeds):
-            outlet = outlets[number % len(outlets)]
-            lines += [
-                "[[feed]]",
-                f"name = {json.dumps(f'{outlet.name} #{number}')}",
-                f"url = {json.dumps(self.url(outlet.feed_path) + f'?copy={number}')}",
-                f"language = {json.dumps(outlet.language)}",
-                "",
-            ]
-        path = Path(directory) / REGISTRY_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines), encoding="utf-8")
-        return path
+        return write_registry(directory, (
+            {"name": f"{outlet.name} #{number}", "url": self.url(outlet.feed_path) + f"?copy={number}",
+             "language": outlet.language}
+            for number, outlet in zip(range(feeds), itertools.cycle(load_outlets()))
+        ))

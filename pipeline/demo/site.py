@@ -242,6 +242,18 @@ class _DemoHTTPServer(ThreadingHTTPServer):
         self.site = site
 
 
+def write_registry(directory: Path | str, feeds: Iterable[Mapping[str, object]]) -> Path:
+    """A feed registry (TOML) in ``directory``: one ``[[feed]]`` table per mapping (name, url,
+    language, tags; JSON strings and lists are valid TOML values). Returns its path."""
+    lines: list[str] = []
+    for feed in feeds:
+        lines += ["[[feed]]", *(f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in feed.items()), ""]
+    path = Path(directory) / REGISTRY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
 class DemoSite:
     """The six demo outlets on one local HTTP server, started on construction."""
 
@@ -297,20 +309,11 @@ class DemoSite:
 
     def registry_path(self, directory: Path | str) -> Path:
         """Write a feed registry (TOML) for this server into ``directory`` and return its path."""
-        lines: list[str] = []
-        for outlet in load_outlets():
-            lines += [
-                "[[feed]]",
-                f"name = {json.dumps(outlet.name, ensure_ascii=False)}",
-                f"url = {json.dumps(self.url(outlet.feed_path))}",
-                f"language = {json.dumps(outlet.language)}",
-                f"tags = {json.dumps(list(outlet.tags))}",
-                "",
-            ]
-        path = Path(directory) / REGISTRY_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines), encoding="utf-8")
-        return path
+        return write_registry(directory, (
+            {"name": outlet.name, "url": self.url(outlet.feed_path), "language": outlet.language,
+             "tags": list(outlet.tags)}
+            for outlet in load_outlets()
+        ))
 
     def stop(self) -> None:
         self._server.shutdown()
