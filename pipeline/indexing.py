@@ -143,6 +143,15 @@ def story_record(story: StoryState) -> Story:
     )
 
 
+def article_point(row, vector: np.ndarray, story_id: str | None) -> Point:
+    return Point(row.id, vector, article_payload(article_from_row(row), story_id=story_id))
+
+
+def story_point(story: StoryState) -> Point:
+    return Point(story.id, story.centroid, story_payload(
+        story_record(story), independent_sources=len(story.independent_sources)))
+
+
 def article_text(row) -> str:
     return embedding_text(row.title, row.text, row.description or "")
 
@@ -166,16 +175,17 @@ class IndexStage:
         self.store = store or open_store(settings)
         self.store.ensure_collections(self.embedder.dimension, self.embedder.model_id)
         self.config = config
-        self.clusterer = self._load_clusterer()
+        # Loaded under the index lock by `run` and `merge_pass`, as the last holder left it.
+        self.clusterer: OnlineClusterer
 
-    def _load_clusterer(self) -> OnlineClusterer:
+    def _load_clusterer(self) -> None:
         state = load_clusterer_state(self.catalog)
-        return OnlineClusterer(NumpyCentroidIndex(self.embedder.dimension), self.config, state)
+        self.clusterer = OnlineClusterer(NumpyCentroidIndex(self.embedder.dimension), self.config, state)
 
     def run(self, limit: int | None = None, on_done: Callable[[int], None] | None = None) -> IndexSummary:
         summary = IndexSummary()
         with self.catalog.exclusive(INDEX_LOCK):
-            self.clusterer = self._load_clusterer()  # as the last holder of the lock left it
+            self._load_clusterer()
             rows = self.catalog.articles_to_index(limit)
             summary.articles = len(rows)
             for chunk in batches(rows, self.settings.index_batch_size):
@@ -183,6 +193,15 @@ class IndexStage:
                 if on_done is not None:
                     on_done(len(chunk))
         return summary
+
+    def merge_pass(self) -> tuple[dict[str, tuple], list[tuple[str, MergeRecord]]]:
+        """The clusterer's merge pass, persisted; returns the snapshot before it and the merges."""
+        with self.catalog.exclusive(INDEX_LOCK):
+            self._load_clusterer()
+            before = self.snapshot()
+            merges = self.clusterer.merge_pass()
+            self.persist(before)
+        return before, merges
 
     def _index_batch(self, rows: Sequence, summary: IndexSummary) -> None:
         vectors = self.embedder.encode([article_text(row) for row in rows])
@@ -233,16 +252,11 @@ class IndexStage:
         with self.store.session():
             if rows:
                 self.store.upsert(ARTICLES, [
-                    Point(row.id, vector, article_payload(article_from_row(row), story_id=current[row.id]))
-                    for row, vector in zip(rows, vectors)
+                    article_point(row, vector, current[row.id]) for row, vector in zip(rows, vectors)
                 ])
             live = [state.stories[i] for i in sorted(changed) if state.stories[i].merge is None]
             if live:
-                self.store.upsert(STORIES, [
-                    Point(story.id, story.centroid, story_payload(
-                        story_record(story), independent_sources=len(story.independent_sources)))
-                    for story in live
-                ])
+                self.store.upsert(STORIES, [story_point(story) for story in live])
             if merged:
                 self.store.delete(STORIES, [gone for gone, _ in merged])
                 for gone, keep in merged:
@@ -268,9 +282,6 @@ class IndexStage:
         )
         return len(merged)
 
-
-def index_pending(settings: Settings, catalog: Catalog, **kwargs: object) -> IndexSummary:
-    return IndexStage(settings, catalog, **kwargs).run()
 
 
 # -- reindex --------------------------------------------------------------------------------------
@@ -315,8 +326,7 @@ def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | Non
         for chunk in batches(rows, settings.index_batch_size):
             vectors = embedder.encode([article_text(row) for row in chunk])
             store.upsert(fresh[ARTICLES], [
-                Point(row.id, vector, article_payload(article_from_row(row), story_id=row.story_id))
-                for row, vector in zip(chunk, vectors)
+                article_point(row, vector, row.story_id) for row, vector in zip(chunk, vectors)
             ])
             for row, vector in zip(chunk, vectors):
                 # Syndicated copies never moved their story's centroid (see clustering).
@@ -328,11 +338,7 @@ def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | Non
         live = [story_from_row(row) for row in catalog.stories(ids=list(sums)) if not row.merged_into]
         for story in live:
             story.centroid_sum, story.count = sums[story.id], counts[story.id]
-        store.upsert(fresh[STORIES], [
-            Point(story.id, story.centroid, story_payload(
-                story_record(story), independent_sources=len(story.independent_sources)))
-            for story in live
-        ])
+        store.upsert(fresh[STORIES], [story_point(story) for story in live])
         catalog.set_story_centroids({
             story.id: (np.asarray(story.centroid_sum, dtype=np.float64).tobytes(), story.count)
             for story in live

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pipeline.catalog import Catalog
 from pipeline.catalog.store import utcnow
-from pipeline.indexing import INDEX_LOCK, IndexStage
+from pipeline.indexing import IndexStage
 from pipeline.settings import Settings
 
 # A page that failed this many times stays failed (and visible) until someone looks.
@@ -18,11 +18,8 @@ QUIET_DAY = timedelta(days=1)
 
 def merge_stories(settings: Settings, catalog: Catalog, **stage_options: object) -> dict[str, object]:
     """Run the clusterer's merge pass (quiet stories go dormant first); returns the lineage."""
-    with catalog.exclusive(INDEX_LOCK):
-        stage = IndexStage(settings, catalog, **stage_options)
-        before = stage.snapshot()
-        merges = stage.clusterer.merge_pass()
-        stage.persist(before)
+    stage = IndexStage(settings, catalog, **stage_options)
+    before, merges = stage.merge_pass()
     dormant = [story_id for story_id, story in stage.clusterer.state.stories.items()
                if story.state.value == "dormant" and before[story_id][0].value != "dormant"]
     return {
