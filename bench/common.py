@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -55,8 +55,10 @@ def command_line() -> str:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's own peak resident set size (VmHWM; ru_maxrss would carry the parent's
+    peak across fork + exec on Linux, so a benchmark's child could report its parent's)."""
+    status = Path("/proc/self/status").read_text()
+    return round(int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024, 1)
 
 
 def write_result(name: str, data: dict[str, object], output: Path | None = None) -> Path:

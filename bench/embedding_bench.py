@@ -60,16 +60,15 @@ def speed_texts(data_dir: Path, count: int) -> list[str]:
 
 
 # A fresh process per backend, as each Airflow index task is: imports, model load, one text.
-# Peak memory from VmHWM: ru_maxrss carries the parent's peak across fork + exec on Linux.
 COLD_START = """
-import re, sys, time
+import sys, time
 started = time.perf_counter()
 from pathlib import Path
 from pipeline.embedding import get_embedder
 get_embedder(None, sys.argv[1], Path(sys.argv[2])).encode(["A first article to embed."])
 seconds = time.perf_counter() - started
-hwm_kb = re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)
-print(seconds, int(hwm_kb) / 1024)
+from bench.common import peak_rss_mb
+print(seconds, peak_rss_mb())
 """
 COLD_START_RUNS = 3
 

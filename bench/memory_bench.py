@@ -4,7 +4,7 @@
 
 Like an Airflow task, each stage runs in its own interpreter (``--stage`` below) on a shared
 home: poll, then fetch, then index, over a generated demo-style site. The process reports
-ru_maxrss for itself and for its children (the extraction workers of the fetch stage; Linux
+its own peak (VmHWM) and ru_maxrss for its children (the extraction workers of the fetch stage; Linux
 reports the largest child, not a sum). The whole deployment's memory is measured by
 bench/airflow_bench.py (summed RSS of the process tree while it runs).
 """
@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import write_result
+from bench.common import peak_rss_mb, write_result
 from pipeline.settings import Settings
 
 STAGES = ("poll", "fetch", "index")
@@ -50,7 +50,7 @@ def run_stage(stage: str, home: Path, registry: Path) -> dict[str, object]:
         summary = [index_pending(settings)]
     return {
         "stage": stage,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "largest_child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "batches": len(summary),
     }
