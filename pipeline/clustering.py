@@ -25,6 +25,7 @@ caller can persist it and resume the stream later with the same result.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import uuid
@@ -114,8 +115,8 @@ class CentroidIndex(Protocol):
     whose ``last_seen`` is at or after ``active_after`` (all stories when it is ``None``;
     stories without a date always qualify). ``upsert`` stores or refreshes a story's
     normalised centroid and ``last_seen``; ``get`` returns what ``upsert`` stored;
-    ``remove`` forgets a story (dormant or merged). Implementations: :class:`NumpyCentroidIndex`
-    here (exact, in memory) and a Qdrant-backed one for persistent deployments.
+    ``remove`` forgets a story (dormant or merged). Implementation: :class:`NumpyCentroidIndex`
+    (in memory, rebuilt from the catalog's stories when a run starts).
     """
 
     def nearest(
@@ -129,72 +130,186 @@ class CentroidIndex(Protocol):
     def remove(self, story_id: str) -> None: ...
 
 
-class NumpyCentroidIndex:
-    """Exact cosine search with one matrix product; rows freed by removals are reused."""
+class _Block:
+    """Contiguous rows of centroids (one partition); removal moves the last row into the gap."""
 
-    def __init__(self, dimension: int, capacity: int = 64):
-        self._matrix = np.zeros((capacity, dimension), dtype=np.float32)
-        self._last_seen = np.zeros(capacity)  # epoch seconds; +inf: undated, always active
-        self._live = np.zeros(capacity, dtype=bool)
-        self._ids: list[str | None] = [None] * capacity
-        self._used = 0  # rows handed out so far (live or freed)
-        self._free: list[int] = []
-        self._row_of: dict[str, int] = {}
+    def __init__(self, dimension: int, capacity: int):
+        self.matrix = np.zeros((capacity, dimension), dtype=np.float32)
+        self.last_seen = np.zeros(capacity)  # epoch seconds; +inf: undated, always active
+        self.ids: list[str] = []
+
+    def append(self, story_id: str, centroid: np.ndarray, last_seen: float) -> int:
+        row = len(self.ids)
+        if row == len(self.matrix):
+            self.matrix = np.vstack([self.matrix, np.zeros_like(self.matrix)])
+            self.last_seen = np.concatenate([self.last_seen, np.zeros(len(self.last_seen))])
+        self.matrix[row] = centroid
+        self.last_seen[row] = last_seen
+        self.ids.append(story_id)
+        return row
+
+    def pop(self, row: int) -> str | None:
+        """Remove ``row``; returns the id of the story moved into it (None if none moved)."""
+        last = len(self.ids) - 1
+        moved = None
+        if row != last:
+            self.matrix[row] = self.matrix[last]
+            self.last_seen[row] = self.last_seen[last]
+            self.ids[row] = moved = self.ids[last]
+        self.ids.pop()
+        return moved
+
+    def scores(
+        self, vector: np.ndarray, active_after: float | None
+    ) -> tuple[np.ndarray, list[str]]:
+        """Cosine of every row with ``vector``; -inf for rows last seen before ``active_after``."""
+        size = len(self.ids)
+        scores = self.matrix[:size] @ vector
+        if active_after is not None:
+            scores[self.last_seen[:size] < active_after] = -np.inf
+        return scores, self.ids
+
+
+class NumpyCentroidIndex:
+    """In-memory cosine search over story centroids: exact while small, partitioned beyond.
+
+    Up to ``exact_limit`` stories every centroid is scored (one matrix product). Past it the
+    centroids are partitioned by k-means (2 sqrt(probes x n) partitions, retrained whenever
+    the count has grown fourfold) and a search scores only the ``probes`` partitions whose means are
+    nearest the query (an inverted-file index): the work per article stays near constant as
+    stories accumulate, at a small recall cost measured in bench/ on the labelled sets. A moved
+    centroid moves to its nearest partition on ``upsert``.
+    """
+
+    def __init__(
+        self, dimension: int, capacity: int = 64, exact_limit: int = 2048, probes: int = 6
+    ):
+        self._dimension = dimension
+        self._capacity = capacity
+        self._exact_limit = exact_limit
+        self._probes = probes
+        self._means: np.ndarray | None = None  # partition means; None while exact
+        self._blocks = [_Block(dimension, capacity)]
+        self._trained_at = 0
+        self._where: dict[str, tuple[int, int]] = {}  # story id -> (block, row)
         self._stories: dict[str, StoryState] = {}
 
     def __len__(self) -> int:
-        return len(self._row_of)
+        return len(self._where)
+
+    @property
+    def partitions(self) -> int:
+        """Number of partitions searched among (1 while the index is exact)."""
+        return len(self._blocks)
 
     def upsert(self, story: StoryState) -> None:
-        row = self._row_of.get(story.id)
-        if row is None:
-            row = self._free.pop() if self._free else self._new_row()
-            self._row_of[story.id] = row
-            self._ids[row] = story.id
-        self._matrix[row] = story.centroid
-        self._last_seen[row] = story.last_seen.timestamp() if story.last_seen else np.inf
-        self._live[row] = True
+        centroid = story.centroid.astype(np.float32)
+        last_seen = story.last_seen.timestamp() if story.last_seen else np.inf
+        block = self._partition_of(centroid)
+        where = self._where.get(story.id)
+        if where is not None and where[0] == block:
+            self._blocks[block].matrix[where[1]] = centroid
+            self._blocks[block].last_seen[where[1]] = last_seen
+        else:
+            if where is not None:
+                self._pop(story.id)
+            self._where[story.id] = (
+                block,
+                self._blocks[block].append(story.id, centroid, last_seen),
+            )
         self._stories[story.id] = story
+        if len(self._where) > max(self._exact_limit, 4 * self._trained_at):
+            self._partition()
 
     def get(self, story_id: str) -> StoryState | None:
         return self._stories.get(story_id)
 
     def remove(self, story_id: str) -> None:
-        row = self._row_of.pop(story_id, None)
-        if row is None:
-            return
-        self._live[row] = False
-        self._ids[row] = None
-        del self._stories[story_id]
-        self._free.append(row)
+        if story_id in self._where:
+            self._pop(story_id)
+            del self._stories[story_id]
 
     def nearest(
         self, vector: np.ndarray, k: int, active_after: datetime | None = None
     ) -> list[tuple[str, float]]:
-        mask = self._live[: self._used]
-        if active_after is not None:
-            mask = mask & (self._last_seen[: self._used] >= active_after.timestamp())
-        live = int(mask.sum())
-        if live == 0 or k <= 0:
+        if k <= 0 or not self._where:
             return []
-        # Score every used row in place (copying the live rows cost more than the product at
-        # 100k stories), then rank only the top k; ties resolve by row, so results reproduce.
-        scores = self._matrix[: self._used] @ np.asarray(vector, dtype=np.float32)
-        scores[~mask] = -np.inf
+        query = np.asarray(vector, dtype=np.float32)
+        after = None if active_after is None else active_after.timestamp()
+        blocks = range(len(self._blocks))
+        if self._means is not None and self._probes < len(self._blocks):
+            blocks = np.argpartition(-(self._means @ query), self._probes - 1)[: self._probes]
+        scored = [self._blocks[block].scores(query, after) for block in blocks]
+        scores = np.concatenate([block_scores for block_scores, _ in scored])
+        live = int(np.count_nonzero(scores > -np.inf))
+        if live == 0:
+            return []
         k = min(k, live)
-        top = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
-        top = top[np.lexsort((top, -scores[top]))][:k]
-        return [(self._ids[row], float(scores[row])) for row in top]  # type: ignore[misc]
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        starts = np.cumsum([0] + [len(block_ids) for _, block_ids in scored])
+        hits = []
+        for position in top:
+            block = int(np.searchsorted(starts, position, side="right")) - 1
+            story_id = scored[block][1][position - starts[block]]
+            hits.append((-float(scores[position]), story_id))
+        # Ties resolve by story id, so results do not depend on where rows happen to sit.
+        hits.sort()
+        return [(story_id, -negated) for negated, story_id in hits]
 
-    def _new_row(self) -> int:
-        if self._used == len(self._ids):
-            grow = len(self._ids)
-            self._matrix = np.vstack([self._matrix, np.zeros_like(self._matrix)])
-            self._last_seen = np.concatenate([self._last_seen, np.zeros(grow)])
-            self._live = np.concatenate([self._live, np.zeros(grow, dtype=bool)])
-            self._ids.extend([None] * grow)
-        self._used += 1
-        return self._used - 1
+    def _partition_of(self, centroid: np.ndarray) -> int:
+        return 0 if self._means is None else int(np.argmax(self._means @ centroid))
+
+    def _pop(self, story_id: str) -> None:
+        block, row = self._where.pop(story_id)
+        moved = self._blocks[block].pop(row)
+        if moved is not None:
+            self._where[moved] = (block, row)
+
+    def _partition(self) -> None:
+        """(Re)train the partition means on the current centroids and redistribute them."""
+        rows = [
+            (story_id, block.matrix[row], block.last_seen[row])
+            for block in self._blocks
+            for row, story_id in enumerate(block.ids)
+        ]
+        rows.sort(key=lambda row: row[0])  # the k-means sample must not depend on insertion order
+        matrix = np.stack([row[1] for row in rows])
+        # sqrt(probes * n) partitions would balance scoring the means against scanning the
+        # probed partitions; twice that measured faster at 100k stories, because the means stay
+        # in cache while probed partitions are read from memory. At least 4 rows per partition.
+        partitions = max(1, min(len(rows) // 4, round(2 * math.sqrt(self._probes * len(rows)))))
+        self._means = _spherical_kmeans(matrix, partitions)
+        self._trained_at = len(rows)
+        self._blocks = [_Block(self._dimension, self._capacity) for _ in range(len(self._means))]
+        self._where.clear()
+        for (story_id, centroid, last_seen), block in zip(
+            rows, np.argmax(matrix @ self._means.T, axis=1), strict=True
+        ):
+            self._where[story_id] = (
+                int(block),
+                self._blocks[block].append(story_id, centroid, last_seen),
+            )
+
+
+def _spherical_kmeans(vectors: np.ndarray, clusters: int, iterations: int = 8) -> np.ndarray:
+    """Unit-length means of ``clusters`` groups of ``vectors`` (cosine k-means, fixed seed).
+
+    Trained on a sample of at most 32 rows per cluster: enough to place the means, and it keeps
+    a retraining at 100k stories well under a second.
+    """
+    rng = np.random.default_rng(0)
+    sample = vectors
+    if len(vectors) > 32 * clusters:
+        sample = vectors[rng.choice(len(vectors), 32 * clusters, replace=False)]
+    means = sample[rng.choice(len(sample), clusters, replace=False)].copy()
+    for _ in range(iterations):
+        nearest = np.argmax(sample @ means.T, axis=1)
+        sums = np.zeros_like(means)
+        np.add.at(sums, nearest, sample)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        # An emptied mean keeps its place rather than collapsing to zero.
+        means = np.where(norms > 0, sums / np.maximum(norms, 1e-12), means)
+    return means.astype(np.float32)
 
 
 # --- key terms: capitalised words and numbers, a cheap stand-in for named entities ----------
@@ -410,9 +525,14 @@ class OnlineClusterer:
         self.config = config or ClusterConfig()
         self.index = index
         self.state = state or ClustererState()
+        # (last_seen, story id) of active stories, oldest first: retiring quiet stories reads
+        # only the old end instead of every story. Entries made stale by a later article are
+        # skipped when they surface.
+        self._by_last_seen: list[tuple[datetime, str]] = []
         for story in self.state.stories.values():
             if story.state is StoryStatus.ACTIVE:
                 index.upsert(story)
+                self._note_last_seen(story)
 
     # -- public API --
 
@@ -546,6 +666,7 @@ class OnlineClusterer:
         )
         self.state.stories[story.id] = story
         self.index.upsert(story)
+        self._note_last_seen(story)
         return Assignment(item.id, story.id, JoinRule.NEW_STORY, 0.0, 0.0, 0.0, None)
 
     def _join(self, assignment: Assignment, item: ClusterItem, terms: frozenset[str]) -> None:
@@ -565,12 +686,17 @@ class OnlineClusterer:
                 story.independent_sources.add(item.source)
         if story.state is StoryStatus.ACTIVE:
             self.index.upsert(story)
+            self._note_last_seen(story)
+
+    def _note_last_seen(self, story: StoryState) -> None:
+        if story.last_seen is not None:
+            heapq.heappush(self._by_last_seen, (story.last_seen, story.id))
 
     def _retire_quiet_stories(self) -> None:
         active_after = self._active_after()
-        if active_after is None:
-            return
-        for story in self.state.stories.values():
+        queue = self._by_last_seen
+        while active_after is not None and queue and queue[0][0] < active_after:
+            story = self.state.stories[heapq.heappop(queue)[1]]
             quiet = story.last_seen is not None and story.last_seen < active_after
             if story.state is StoryStatus.ACTIVE and quiet:
                 story.state = StoryStatus.DORMANT
@@ -600,6 +726,7 @@ class OnlineClusterer:
         gone.merge = record
         self.index.remove(gone.id)
         self.index.upsert(keep)
+        self._note_last_seen(keep)
 
     def resolve_story(self, story_id: str) -> str:
         """The story ``story_id`` is now part of (itself unless it was merged)."""

@@ -222,6 +222,38 @@ def test_numpy_index_orders_filters_and_reuses_rows() -> None:
     assert {sid for sid, _ in index.nearest(near(0, rng), 5)} == {vote.id, "third", "fourth"}
 
 
+def test_partitioned_index_finds_what_the_exact_scan_finds() -> None:
+    """Past ``exact_limit`` the index probes a few partitions; on clustered centroids (as
+    stories are) it returns the exact scan's neighbours, and moves and removals stay exact."""
+    rng = np.random.default_rng(RNG_SEED)
+    topics = np.stack([unit(v) for v in rng.standard_normal((12, DIM))])
+    exact = NumpyCentroidIndex(DIM)
+    partitioned = NumpyCentroidIndex(DIM, exact_limit=40, probes=3)
+    clusterer = run(two_event_stream()[:1])
+    template = next(iter(clusterer.state.stories.values()))
+    for number in range(300):
+        centroid = topics[number % 12] + 0.1 * rng.standard_normal(DIM)
+        story = replace(template, id=f"s{number:03}", centroid_sum=centroid)
+        exact.upsert(story)
+        partitioned.upsert(story)
+    assert partitioned.partitions > 1 and exact.partitions == 1
+    queries = [unit(topics[i % 12] + 0.1 * rng.standard_normal(DIM)) for i in range(60)]
+    found = [
+        len({sid for sid, _ in partitioned.nearest(q, 5)} & {sid for sid, _ in exact.nearest(q, 5)})
+        for q in queries
+    ]
+    assert sum(found) >= 0.9 * 5 * len(queries)  # recall@5
+
+    # A story whose centroid moves to another topic is found there, and only once.
+    moved = replace(template, id="s000", centroid_sum=topics[5].astype(np.float64))
+    partitioned.upsert(moved)
+    assert partitioned.nearest(topics[5], 1)[0][0] == "s000"
+    assert len(partitioned) == 300
+    partitioned.remove("s000")
+    assert "s000" not in {sid for sid, _ in partitioned.nearest(topics[5], 50)}
+    assert len(partitioned) == 299 and partitioned.get("s000") is None
+
+
 def test_key_terms_are_names_and_numbers() -> None:
     terms = key_terms(
         "Putin and Trump talk for two hours",
