@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np

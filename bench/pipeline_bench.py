@@ -75,7 +75,7 @@ def run(articles: int, backend: str) -> dict[str, object]:
     from pipeline.catalog import open_catalog
     from pipeline.embedding import get_embedder
     from pipeline.indexing import IndexStage
-    from pipeline.stages import fetch_batch, plan_feed_batches, plan_fetch_batches, poll_batch
+    from pipeline.stages import fetch_batches, plan_feed_batches, plan_fetch_batches, poll_batch
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     clock = StageClock()
@@ -91,8 +91,8 @@ def run(articles: int, backend: str) -> dict[str, object]:
             polled = [poll_batch(settings, urls, catalog=catalog)
                       for urls in plan_feed_batches(settings, catalog=catalog)]
         with clock.stage("fetch+extract"):
-            fetched = [fetch_batch(settings, ids, catalog=catalog)
-                       for ids in plan_fetch_batches(settings, batch_size=FETCH_BATCH, catalog=catalog)]
+            fetched = list(fetch_batches(
+                settings, plan_fetch_batches(settings, batch_size=FETCH_BATCH, catalog=catalog), catalog=catalog))
         with clock.stage("index"):
             indexed = IndexStage(settings, catalog, embedder=timed).run().as_dict()  # type: ignore[arg-type]
         wall = time.perf_counter() - started

@@ -137,13 +137,13 @@ def poll(
 
 
 def run_fetch(settings: Settings, catalog: Catalog, limit: int | None, quiet: bool) -> dict[str, object]:
-    from pipeline.stages import fetch_batch, plan_fetch_batches
+    from pipeline.stages import fetch_batches, plan_fetch_batches
 
     planned = plan_fetch_batches(settings, batch_size=50, limit=limit, catalog=catalog)
     totals: dict[str, object] = {}
     with progress_bar(sum(map(len, planned)), "fetching pages", not quiet) as advance:
-        for batch in planned:
-            totals = merge_summaries(totals, fetch_batch(settings, batch, catalog=catalog, on_done=advance))
+        for summary in fetch_batches(settings, planned, catalog=catalog, on_done=advance):
+            totals = merge_summaries(totals, summary)
     return totals or fetch_summary_keys()
 
 

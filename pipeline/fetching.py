@@ -14,10 +14,11 @@ Order of work for a batch of entry ids:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Self
 
 from pipeline.catalog import Catalog
 from pipeline.catalog.store import utcnow
@@ -81,25 +82,44 @@ class PageStage:
         # One LSH index for the stage, grown as articles are seen: rebuilding it from every
         # signature in the window for each stored article made a batch quadratic.
         self._signatures = SyndicationIndex()
+        self._extractors: ExtractorPool | None = None
+
+    def __enter__(self) -> Self:
+        """Keep one pool of extraction workers for every batch run in this block; they start
+        up (seconds: spawn, imports) while the first pages download."""
+        self._extractors = ExtractorPool(
+            workers=self.settings.extract_workers, timeout=self.settings.extract_timeout
+        ).__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._extractors is not None:
+            self._extractors.close()
+            self._extractors = None
 
     def run(self, entry_ids: Sequence[str], on_done: Callable[[str], None] | None = None) -> FetchSummary:
         summary = FetchSummary()
         rows = {row.id: row for row in self.catalog.entries(ids=list(entry_ids))}
-        to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
         if not any(row.status in PAGE_STAGE_STATUSES for row in rows.values()):
             return summary
-        # The extraction workers start up (seconds: spawn, imports) while the pages download.
-        with ExtractorPool(workers=self.settings.extract_workers, timeout=self.settings.extract_timeout) as extractors:
-            if to_fetch:
-                with HttpClient(self.settings, self.catalog.engine) as client, ThreadPoolExecutor(4) as pool:
-                    for row, outcome in zip(to_fetch, pool.map(lambda r: self._fetch(client, r), to_fetch)):
-                        self._after_fetch(row, outcome, summary, on_done)
-            fetched = [
-                row for row in self.catalog.entries(ids=list(rows))
-                if row.status == EntryStatus.FETCHED.value
-            ]
-            if fetched:
-                self._extract(extractors, fetched, summary, on_done)
+        if self._extractors is None:
+            with self:
+                return self._run(rows, summary, on_done)
+        return self._run(rows, summary, on_done)
+
+    def _run(self, rows: dict, summary: FetchSummary, on_done: Callable[[str], None] | None) -> FetchSummary:
+        assert self._extractors is not None
+        to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
+        if to_fetch:
+            with HttpClient(self.settings, self.catalog.engine) as client, ThreadPoolExecutor(4) as pool:
+                for row, outcome in zip(to_fetch, pool.map(lambda r: self._fetch(client, r), to_fetch)):
+                    self._after_fetch(row, outcome, summary, on_done)
+        fetched = [
+            row for row in self.catalog.entries(ids=list(rows))
+            if row.status == EntryStatus.FETCHED.value
+        ]
+        if fetched:
+            self._extract(self._extractors, fetched, summary, on_done)
         return summary
 
     # -- fetch ----------------------------------------------------------------------------
@@ -247,3 +267,12 @@ def keep_order(published_at: datetime, canonical_url: str, entry_canonical_url: 
 def fetch_entries(settings: Settings, catalog: Catalog, entry_ids: Sequence[str],
                   on_done: Callable[[str], None] | None = None) -> FetchSummary:
     return PageStage(settings, catalog).run(entry_ids, on_done)
+
+
+def fetch_entry_batches(settings: Settings, catalog: Catalog, batches: Iterable[Sequence[str]],
+                        on_done: Callable[[str], None] | None = None) -> Iterator[FetchSummary]:
+    """One summary per batch, all batches served by one stage and one pool of extractors (a
+    pool per batch spent about a second per batch starting workers)."""
+    with PageStage(settings, catalog) as stage:
+        for entry_ids in batches:
+            yield stage.run(entry_ids, on_done)

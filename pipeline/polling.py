@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -80,7 +81,7 @@ def _clamp(value: float, settings: Settings) -> float:
 def adaptive_interval(entries: Sequence[FeedEntry], previous: float | None, settings: Settings) -> float:
     """Median gap between the feed's recent publication times, clamped to the allowed range."""
     times = sorted(e.published_at.timestamp() for e in entries if e.date_source is DateSource.FEED)[-20:]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:]) if later > earlier]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times) if later > earlier]
     if not gaps:
         return _clamp(previous or DEFAULT_INTERVAL, settings)
     return _clamp(statistics.median(gaps), settings)
@@ -123,10 +124,11 @@ def poll_feed(client: HttpClient, catalog: Catalog, feed: FeedState, settings: S
     last_modified = result.headers.get("last-modified")
     # A server whose validators stay the same while the body changed would have answered 304
     # to a conditional request: it lies, so this feed is fetched unconditionally from now on.
-    lies = None
-    if unconditional and feed.body_sha256 and body_sha256 != feed.body_sha256:
-        if (etag and etag == feed.etag) or (last_modified and last_modified == feed.last_modified):
-            lies = True
+    same_validators = (etag and etag == feed.etag) or (
+        last_modified and last_modified == feed.last_modified
+    )
+    body_changed = feed.body_sha256 and body_sha256 != feed.body_sha256
+    lies = True if unconditional and body_changed and same_validators else None
     interval = adaptive_interval(entries, feed.poll_interval, settings)
     new_ids = catalog.record_poll(
         feed.url,

@@ -6,7 +6,7 @@ so an Airflow task can pass it through XCom unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from pipeline.catalog import Catalog, open_catalog
@@ -81,6 +81,21 @@ def fetch_batch(
 
     catalog = catalog or open_catalog(settings)
     return fetch_entries(settings, catalog, entry_ids, on_done).as_dict()
+
+
+def fetch_batches(
+    settings: Settings,
+    entry_batches: Iterable[Sequence[str]],
+    *,
+    catalog: Catalog | None = None,
+    on_done: Callable[[str], None] | None = None,
+) -> Iterator[dict[str, object]]:
+    """:func:`fetch_batch` for each batch in turn, all served by one pool of extractors."""
+    from pipeline.fetching import fetch_entry_batches
+
+    catalog = catalog or open_catalog(settings)
+    for summary in fetch_entry_batches(settings, catalog, entry_batches, on_done):
+        yield summary.as_dict()
 
 
 def index_pending(

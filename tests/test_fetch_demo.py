@@ -117,10 +117,13 @@ def test_syndicated_copies_point_at_the_wire_original_and_nothing_else_does(fetc
     assert_syndication_as_labelled(site, catalog)
 
 
-def test_the_copy_kept_does_not_depend_on_fetch_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("one_stage", [False, True], ids=["stage-per-batch", "one-stage"])
+def test_the_copy_kept_does_not_depend_on_fetch_order(tmp_path: Path, one_stage: bool) -> None:
     """Parallel fetch tasks store in any order: here every copy is stored before its original,
-    in an earlier batch, and the outcome is still the one the labels ask for."""
-    from pipeline.stages import fetch_batch
+    in an earlier batch, and the outcome is still the one the labels ask for. The same holds
+    when one stage (one extractor pool, one syndication index) serves both batches, as in
+    `storyline run`."""
+    from pipeline.stages import fetch_batch, fetch_batches
 
     with DemoSite() as site:
         registry = site.registry_path(tmp_path)
@@ -130,8 +133,15 @@ def test_the_copy_kept_does_not_depend_on_fetch_order(tmp_path: Path) -> None:
         entries = by_path(site, catalog.entries())
         copies = {label.path for label in load_labels() if label.duplicate_of or label.syndicated_of}
         assert copies, "the demo has copies"
-        fetch_batch(settings, [entries[path].id for path in sorted(copies)], catalog=catalog)
-        fetch_batch(settings, [row.id for path, row in entries.items() if path not in copies], catalog=catalog)
+        first = [entries[path].id for path in sorted(copies)]
+        second = [row.id for path, row in entries.items() if path not in copies]
+        if one_stage:
+            summaries = list(fetch_batches(settings, [first, second], catalog=catalog))
+            # Every page of each batch is stored but two: the demo's 404 and its robots-refused page.
+            assert [s["pages"] for s in summaries] == [len(first), len(second) - 2]
+        else:
+            fetch_batch(settings, first, catalog=catalog)
+            fetch_batch(settings, second, catalog=catalog)
         assert_duplicates_as_labelled(site, catalog)
         assert_syndication_as_labelled(site, catalog)
 

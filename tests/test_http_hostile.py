@@ -6,6 +6,7 @@ Every case must end in its error class, within its caps, and the run must go on.
 from __future__ import annotations
 
 import gzip
+import itertools
 import time
 from datetime import timedelta
 
@@ -224,5 +225,5 @@ def test_politeness_spaces_requests_to_one_host_across_clients(tmp_path) -> None
             for client in (first, second, first, second):
                 client.fetch(server.url("/a"), max_bytes=100)
                 starts.append(time.monotonic())
-        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert min(gaps) >= 0.25, gaps
