@@ -3,14 +3,28 @@ and what would move it (keyed like bench/report.py's sections)."""
 
 NOTES: dict[str, str] = {
     "pipeline": """
-**Goal not met: about 0.5 with either runtime (ONNX, the default, and torch) against 0.80**, on
-an idle machine.
+**Goal not met: 0.6-0.65 against 0.80** (it was 0.51 before this pass).
 The stages run one after the other, as the DAG runs them (poll tasks, then fetch tasks, then
-the index task), so the ratio is at most embed / (fetch + extract + embed + store): the embed
-column alone is ~0.85 of the reference (batches of 64 articles pad more than one call over all
-500), and fetch + extract adds a third on top.
+the index task), so the ratio is at most embed / (poll + fetch + extract + embed + store).
 
-**Found and fixed while measuring:**
+**The limit is the CPU, not the schedule.** Embedding keeps 1.94 of the 2 cores busy
+(process CPU time / wall time around `encode`, measured on 200 generated articles), so
+overlapping the page stage with embedding cannot hide it: both would share the same two
+cores. 0.8 needs the page stage's CPU per article (HTTP layer with robots and politeness
+bookkeeping, SQLite writes, MinHash signature, two trafilatura passes and htmldate in the
+workers: ~25-30 ms of wall per page on 2 cores) cut by about two thirds.
+
+**Found and fixed while measuring (this pass):**
+
+- *pipeline/demo/site.py* (and the tests' fixture server): responses went out as two writes
+  (headers, body) with Nagle's algorithm on, so every keep-alive response waited for the
+  client's delayed ACK: 43 ms per page on loopback, 0.85 ms without (`disable_nagle_algorithm`).
+  This was a cost of the benchmark's server, not of Storyline, but it inflated the fetch column.
+- *pipeline/fetching.py*: `storyline run` (and this benchmark) started a new pool of
+  extraction workers for each batch of 50 pages (spawn + trafilatura import, about a second
+  per batch); one pool now serves every batch of the run (`fetch_entry_batches`).
+
+**Found and fixed earlier:**
 
 - *pipeline/dedup.py, `SyndicationIndex`*: datasketch chose the LSH bands by numerical
   integration (~50 ms) every time an index was built, and one was built per stored article
@@ -18,21 +32,13 @@ column alone is ~0.85 of the reference (batches of 64 articles pad more than one
 - *pipeline/fetching.py, `PageStage._syndication`*: the LSH index was rebuilt from every
   signature in the ±3-day window for each stored article, quadratic in a window (~35 s at
   500). One index per stage now grows as articles are seen; same answers.
-- *pipeline/extraction/pool.py*: the extraction workers now start while the batch's pages
-  download (they used to start one after the other, after the downloads: ~1.5-2 s per batch).
+- *pipeline/extraction/pool.py*: the extraction workers start while the batch's pages
+  download.
 
-**Where the page stage's time goes** (cProfile, two batches of 50, 1.5 s per batch): waiting on
-the downloads 40% (the generated site is served by a thread of the same process, so it
-competes for the GIL; a real site would not), extraction 35% (2 workers, ~14 ms a page),
-storing with duplicate checks 20% (one SQLite transaction per article, MinHash signature).
-
-**What would move it to 0.8:** overlapping the page stage with embedding. On 2 cores both are
-CPU-bound, so this pays mainly where the fetch waits on the network; in Airflow it means
-running fetch tasks of the next batches while `index_articles` embeds (index in smaller,
-more frequent tasks, e.g. an asset-triggered index DAG), and in-process a producer/consumer
-between the stages. Both change the order in which the online clusterer sees articles, which
-the tests currently pin to publication order per run; that trade-off was not made in this
-pass. ONNX int8 would make embedding 1.7x faster but fails the quality bar (section 2).
+**What would move it to 0.8:** less CPU per page: one catalog transaction per batch instead
+of per article, the MinHash permutations built once instead of per signature, a single
+trafilatura pass when the precise one is clearly good; or a faster embedder at equal quality
+(ONNX int8 is 1.8x faster but fails the quality bar, section 2).
 """,
     "pipeline_torch": """
 The same benchmark with the index stage on torch (`--backend torch`). Throughput per article
@@ -53,12 +59,12 @@ loaded 2-core machine; nothing is downloaded). New dependencies: onnxruntime 1.3
 onnx 1.23.2 (for the quantiser).
 
 **Verdict.** ONNX fp32 reproduces torch (cosine 1.0, identical BCubed F1 on every dev set
-measured) at the same throughput (1.00x here, on an idle machine; an earlier run under load
-8-10 showed 2.8x, an artefact of torch running at the worst moment, which is why the backends
-now run interleaved in rounds), and it starts 10x faster in half the memory: 0.4 s and 215 MB
+measured) at about the same throughput (1.00x in an earlier run on an idle machine, 1.29x in
+the run above with other jobs on the machine; the backends run interleaved in rounds so that
+load hits both alike), and it starts 10x faster in half the memory: 0.4 s and 215 MB
 against 4.9 s and 506 MB for a fresh process, which every Airflow index task is. ONNX int8 is
-1.7x torch and passes the cosine check (mean 0.995) but not the quality check: BCubed F1 moved
-by 0.012 on wikiref220 (goal <= 0.005). So the default is **ONNX fp32**
+1.7-2.2x torch and passes the cosine check (mean 0.995) but not the quality check: BCubed F1
+moved by 0.01-0.06 on wikiref220 and newswcl50 (goal <= 0.005). So the default is **ONNX fp32**
 (`STORYLINE_EMBED_BACKEND`, unset: `onnx` for the bundled model, `torch` for any configured
 model); `onnx-int8` and `torch` stay selectable, and int8 vectors are recorded under another
 model id so a store never mixes them. The dev sets measured are the four small labelled sets;
@@ -85,18 +91,23 @@ group-by), so it costs what a plain search costs.
 a brute-force Python emulation, 10-100x slower on filtered search, and warns above 20k points.
 """,
     "clustering_scaling": """
-**What limits it.** `NumpyCentroidIndex.nearest` is an exact scan: one matrix-vector product
-over every story row, twice per article (once for the article, once more in the merge pass for
-touched stories), so time per article grows linearly with the number of active stories, far
-beyond the 2x goal (the goal is **not met**). It used to copy the live rows first (150 MB at
-100k) and sort every score; it now scores in place and ranks the top k with `argpartition`
-(`full_scan_topk` was that variant; they now measure the same).
+**Goal nearly met.** The clusterer's centroid index (`NumpyCentroidIndex`) is exact up to 2,048
+active stories, then partitions the centroids by k-means (2·sqrt(6·n) partitions, retrained
+each time the count grows fourfold) and scores only the 6 partitions nearest the query. The
+exact scan, measured in the same run, grows ~65x from 1k to 100k stories; the partitioned index
+grows ~2-2.5x (noise between runs on this shared machine is about ±0.3x). Retiring quiet
+stories used to scan every story at each merge pass (30 ms at 100k); a heap by last article
+date now pops only the ones due.
 
-**What would move it.** Keep active stories few (dormancy already removes stories quiet for
-7 days; at news rates that is thousands, not 100k, which the exact scan handles in a few ms)
-and, for more, an ANN index over centroids (HNSW: hnswlib, or Qdrant Edge's `stories`
-collection with `exact=false`) behind the `CentroidIndex` protocol: logarithmic search, with
-an update (delete + insert) each time a centroid moves.
+**What limits it.** At 100k stories the probed partitions (~1,200 centroids, 1.8 MB) are read
+from memory while the 1k matrix sits in cache, and the merge pass searches once more for each
+story touched since the last pass. Recall costs little on real data: forcing the partitioned
+index from 16 stories on, BCubed F1 moves by at most −0.008 on the five labelled sets; at the
+default limit only allsides (8k documents) partitions, −0.004 against the exact scan.
+
+**What would move it.** Batch the merge pass's searches into one matrix product per
+partition; store centroids as float16 for the scan (half the memory traffic); or an HNSW
+graph (hnswlib) if active stories ever reach millions.
 """,
     "airflow": """
 **Found while measuring, and fixed:** with the components started as the `airflow` console
@@ -150,25 +161,31 @@ pipeline's bottleneck (section 1). Remaining errors are mostly boilerplate kept 
 a body (precision) on pages without semantic markup.
 """,
     "clustering_quality": """
-**Goal not met on two sets.** One configuration beats the oracle TF-IDF baseline on allsides,
-wikinews and wikiref220, but not on ecbplus and newswcl50. Those two are event-coreference
-sets: many distinct events per topic (several earthquakes, several shootings), told with the
-same vocabulary, where what separates two events is a place name, a number or a date. A
-sentence embedding of the lead places them close together; TF-IDF, tuned on the set's own
-labels, keys on exactly those rare tokens. Grids over `background_weight`, `term_weight`
-(capitalised words and numbers, weighted by rarity) and `join_threshold` found no single
-configuration that closes both gaps without losing allsides (where shared names like Trump are
-everywhere and term weights hurt). Also tried in this pass, none closing the gaps (best worst
-margin −0.08): the term overlap over every content word instead of names and numbers (weights
-0.1–0.5, thresholds 0.4–0.6: newswcl50 turns positive at threshold 0.6, but wikiref220, whose
-stories are broad, collapses), and the background taken from the second-best candidate or the
-top three instead of the mean of the others. The sets disagree on the absolute threshold more
-than one relative rule absorbs.
+**Goal met on four sets of five.** One configuration beats the oracle TF-IDF baseline on
+allsides (+0.06), wikinews (+0.02), newswcl50 (+0.06) and wikiref220 (+0.12), not on ecbplus
+(−0.02). What moved it this pass (each measured on all five sets, ablations in the commit):
 
-**What would move it.** A lexical score next to the vector score: a TF-IDF cosine of the
-article against each candidate story's term vector (bounded per story, as the key terms are
-now), mixed into the join score, or a small learned merge/join classifier over (vector
-similarity, TF-IDF similarity, term overlap, time gap) trained on part of the labelled sets
-and evaluated on the rest.
+- *empty candidate slots count at a prior cosine (0.3)*: the background used to be the mean of
+  the other candidates only, so with one story in the stream it was zero and the first
+  stories swallowed anything vaguely alike (newswcl50: four Trump-administration events in
+  one story). Without it newswcl50 falls to −0.24.
+- *cohesion*: a story whose articles agree closely asks more of a newcomer (0.3 x (mean
+  pairwise cosine − 0.6), shrunk towards 0.6 while small). Without it allsides −0.025,
+  newswcl50 −0.06.
+- *core terms*: a story with 3+ articles whose key terms in 70% of them the article does not
+  name at all is penalised 0.2. Without it ecbplus falls from −0.023 to −0.067.
+
+**What limits ecbplus.** ECB+ pairs two events of one kind per topic (two Indian-navy pirate
+captures, two Paris jewel heists) and its documents arrive interleaved: the second document
+of the second event meets a one-article story of the first with a cosine of 0.65-0.9 (as
+high as within an event) and no core terms yet. Only the specifics differ (ship names, 23 vs
+26 pirates, the year). Tried without success: a TF-IDF cosine to the story's term profile
+mixed into the score (weights 0.2-0.4, with and without its own background), a key-term
+overlap bonus or centred penalty (it collapses wikiref220, whose stories are broad), and a
+term guard for stories under three articles.
+
+**What would move it.** A learned join classifier over (vector similarity, background,
+cohesion, TF-IDF similarity, key-term overlap, time gap), trained on part of the labelled sets
+and evaluated on the rest; or a cross-encoder re-ranking the top candidate for young stories.
 """,
 }
