@@ -6,7 +6,7 @@ Synthetic vectors: the clusterer is seeded with N active stories (random unit ce
 seen within the dormancy window), then takes a stream of articles, half close to an existing
 story (they join) and half random (they start one). The time per ``OnlineClusterer.add``
 includes the term overlap and the periodic merge pass, on the pipeline's
-``NumpyCentroidIndex`` (partitioned past 2048 stories) and, as the reference, the same index
+``NumpyCentroidIndex`` (partitioned past 4,096 stories) and, as the reference, the same index
 kept exact (a full scan at every size).
 """
 
@@ -99,13 +99,21 @@ def measure(new_index: Callable[[], NumpyCentroidIndex], stories: int, articles:
     }
 
 
-def run(sizes: list[int], articles: int) -> dict[str, object]:
-    results: dict[str, object] = {}
+def run(sizes: list[int], articles: int, repeats: int) -> dict[str, object]:
+    """Each (index, size) measured ``repeats`` times, interleaved so that a burst of load from
+    other jobs hits one repeat; the repeat with the lowest mean is the one reported."""
     measure(INDEXES["exact_scan"], sizes[0], articles)  # warm-up: the first run pays imports and caches
-    for name, new_index in INDEXES.items():
-        rows = [measure(new_index, size, articles) for size in sizes]
-        for row in rows:
-            print(name, row, flush=True)
+    best: dict[tuple[str, int], dict[str, object]] = {}
+    for _ in range(repeats):
+        for name, new_index in INDEXES.items():
+            for size in sizes:
+                row = measure(new_index, size, articles)
+                print(name, row, flush=True)
+                if (name, size) not in best or row["mean_ms"] < best[name, size]["mean_ms"]:
+                    best[name, size] = row
+    results: dict[str, object] = {"repeats": repeats}
+    for name in INDEXES:
+        rows = [best[name, size] for size in sizes]
         results[name] = {"runs": rows, "growth_mean": round(rows[-1]["mean_ms"] / rows[0]["mean_ms"], 2)}
     results["goal"] = f"time per article within 2x from {sizes[0]} to {sizes[-1]} stories"
     return results
@@ -115,9 +123,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--articles", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
-    print(write_result("clustering_scaling", run(args.stories, args.articles), args.output))
+    print(write_result("clustering_scaling", run(args.stories, args.articles, args.repeats), args.output))
 
 
 if __name__ == "__main__":

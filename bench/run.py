@@ -37,7 +37,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
         ["--sizes", "10000", "50000", "100000", "--local-max", "50000"],
         ["--sizes", "2000", "--local-max", "2000", "--queries", "30", "--local-queries", "5"],
     ),
-    "clustering_scaling": (["--stories", "1000", "10000", "100000", "--articles", "400"], ["--stories", "500", "4000", "--articles", "60"]),
+    "clustering_scaling": (["--stories", "1000", "10000", "100000", "--articles", "400"], ["--stories", "500", "6000", "--articles", "60", "--repeats", "1"]),
     "memory": (["--articles", "100"], ["--articles", "20"]),
     "extraction": ([], ["--limit", "20"]),
     "clustering_quality": (["--cache-dir", "/tmp/storyline-bench-embeddings"], ["--corpora", "wikinews-hscluster"]),

@@ -144,14 +144,19 @@ class CentroidIndex(Protocol):
 
     ``nearest`` returns up to ``k`` ``(story_id, cosine)`` pairs, best first, among stories
     whose ``last_seen`` is at or after ``active_after`` (all stories when it is ``None``;
-    stories without a date always qualify). ``upsert`` stores or refreshes a story's
+    stories without a date always qualify). ``near_duplicates=True`` says only very close
+    centroids matter (the merge pass), which an approximate index may search for more cheaply. ``upsert`` stores or refreshes a story's
     normalised centroid and ``last_seen``; ``get`` returns what ``upsert`` stored;
     ``remove`` forgets a story (dormant or merged). Implementation: :class:`NumpyCentroidIndex`
     (in memory, rebuilt from the catalog's stories when a run starts).
     """
 
     def nearest(
-        self, vector: np.ndarray, k: int, active_after: datetime | None = None
+        self,
+        vector: np.ndarray,
+        k: int,
+        active_after: datetime | None = None,
+        near_duplicates: bool = False,
     ) -> list[tuple[str, float]]: ...
 
     def upsert(self, story: StoryState) -> None: ...
@@ -213,7 +218,7 @@ class NumpyCentroidIndex:
     """
 
     def __init__(
-        self, dimension: int, capacity: int = 64, exact_limit: int = 2048, probes: int = 6
+        self, dimension: int, capacity: int = 64, exact_limit: int = 4096, probes: int = 6
     ):
         self._dimension = dimension
         self._capacity = capacity
@@ -261,15 +266,21 @@ class NumpyCentroidIndex:
             del self._stories[story_id]
 
     def nearest(
-        self, vector: np.ndarray, k: int, active_after: datetime | None = None
+        self,
+        vector: np.ndarray,
+        k: int,
+        active_after: datetime | None = None,
+        near_duplicates: bool = False,
     ) -> list[tuple[str, float]]:
         if k <= 0 or not self._where:
             return []
         query = np.asarray(vector, dtype=np.float32)
         after = None if active_after is None else active_after.timestamp()
         blocks = range(len(self._blocks))
-        if self._means is not None and self._probes < len(self._blocks):
-            blocks = np.argpartition(-(self._means @ query), self._probes - 1)[: self._probes]
+        # A near duplicate of the query sits in one of the partitions nearest to it.
+        probes = min(2, self._probes) if near_duplicates else self._probes
+        if self._means is not None and probes < len(self._blocks):
+            blocks = np.argpartition(-(self._means @ query), probes - 1)[:probes]
         scored = [self._blocks[block].scores(query, after) for block in blocks]
         scores = np.concatenate([block_scores for block_scores, _ in scored])
         live = int(np.count_nonzero(scores > -np.inf))
@@ -754,7 +765,8 @@ class OnlineClusterer:
                 self.index.remove(story.id)
 
     def _merge_partner(self, story: StoryState) -> tuple[StoryState, float] | None:
-        for other_id, cosine in self.index.nearest(story.centroid, 2, self._active_after()):
+        found = self.index.nearest(story.centroid, 2, self._active_after(), near_duplicates=True)
+        for other_id, cosine in found:
             if other_id != story.id:
                 return (
                     (self.state.stories[other_id], cosine)
