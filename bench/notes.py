@@ -36,9 +36,13 @@ workers: ~25-30 ms of wall per page on 2 cores) cut by about two thirds.
   download.
 
 **What would move it to 0.8:** less CPU per page: one catalog transaction per batch instead
-of per article, the MinHash permutations built once instead of per signature, a single
-trafilatura pass when the precise one is clearly good; or a faster embedder at equal quality
-(ONNX int8 is 1.8x faster but fails the quality bar, section 2).
+of per article; the syndication check reading only the signatures stored since its last look
+(it reads every signature published within ±3 days of each stored article: 2 ms per article
+at 300, and linear in the window, so it grows with the feed volume; an index on
+`articles.extracted_at` and a watermark would make it incremental); the MinHash permutations
+built once instead of per signature; a single trafilatura pass when the precise one is
+clearly good; or a faster embedder at equal quality (ONNX int8 is 1.8x faster but fails the
+quality bar, section 2).
 """,
     "pipeline_torch": """
 The same benchmark with the index stage on torch (`--backend torch`). Throughput per article
