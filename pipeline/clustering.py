@@ -145,8 +145,9 @@ class CentroidIndex(Protocol):
     ``nearest`` returns up to ``k`` ``(story_id, cosine)`` pairs, best first, among stories
     whose ``last_seen`` is at or after ``active_after`` (all stories when it is ``None``;
     stories without a date always qualify). ``near_duplicates=True`` says only very close
-    centroids matter (the merge pass), which an approximate index may search for more cheaply. ``upsert`` stores or refreshes a story's
-    normalised centroid and ``last_seen``; ``get`` returns what ``upsert`` stored;
+    centroids matter (the merge pass), which an approximate index may search for more
+    cheaply. ``upsert`` stores or refreshes a story's normalised centroid and ``last_seen``;
+    ``get`` returns what ``upsert`` stored;
     ``remove`` forgets a story (dormant or merged). Implementation: :class:`NumpyCentroidIndex`
     (in memory, rebuilt from the catalog's stories when a run starts).
     """
@@ -759,8 +760,8 @@ class OnlineClusterer:
         queue = self._by_last_seen
         while active_after is not None and queue and queue[0][0] < active_after:
             story = self.state.stories[heapq.heappop(queue)[1]]
-            quiet = story.last_seen is not None and story.last_seen < active_after
-            if story.state is StoryStatus.ACTIVE and quiet:
+            # Only dated stories are queued; a later article may have made this entry stale.
+            if story.state is StoryStatus.ACTIVE and story.last_seen < active_after:
                 story.state = StoryStatus.DORMANT
                 self.index.remove(story.id)
 

@@ -104,11 +104,11 @@ class PageStage:
             return summary
         if self._extractors is None:
             with self:
-                return self._run(rows, summary, on_done)
-        return self._run(rows, summary, on_done)
+                return self._run(self._extractors, rows, summary, on_done)
+        return self._run(self._extractors, rows, summary, on_done)
 
-    def _run(self, rows: dict, summary: FetchSummary, on_done: Callable[[str], None] | None) -> FetchSummary:
-        assert self._extractors is not None
+    def _run(self, extractors: ExtractorPool, rows: dict, summary: FetchSummary,
+             on_done: Callable[[str], None] | None) -> FetchSummary:
         to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
         if to_fetch:
             with HttpClient(self.settings, self.catalog.engine) as client, ThreadPoolExecutor(4) as pool:
@@ -119,7 +119,7 @@ class PageStage:
             if row.status == EntryStatus.FETCHED.value
         ]
         if fetched:
-            self._extract(self._extractors, fetched, summary, on_done)
+            self._extract(extractors, fetched, summary, on_done)
         return summary
 
     # -- fetch ----------------------------------------------------------------------------
