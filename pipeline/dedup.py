@@ -56,8 +56,15 @@ def _shingles(text: str) -> set[bytes]:
     }
 
 
+@lru_cache(maxsize=1)
+def _permutations() -> np.ndarray:
+    """The seeded permutation parameters, drawn once: datasketch draws them again for every
+    MinHash it builds, which cost more than hashing a body."""
+    return MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=MINHASH_SCHEME).permutations
+
+
 def _minhash(text: str) -> MinHash:
-    minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
+    minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=MINHASH_SCHEME, permutations=_permutations())
     minhash.update_batch(list(_shingles(text)))
     return minhash
 
@@ -72,7 +79,8 @@ def _from_signature(data: bytes) -> MinHash:
     if values.size != NUM_PERM:
         raise ValueError(f"signature has {values.size} values, expected {NUM_PERM}")
     return MinHash(
-        num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=MINHASH_SCHEME, hashvalues=values.copy()
+        num_perm=NUM_PERM, seed=MINHASH_SEED, scheme=MINHASH_SCHEME, hashvalues=values.copy(),
+        permutations=_permutations(),
     )
 
 
@@ -112,12 +120,16 @@ class SyndicationIndex:
         return len(self._order)
 
     def insert(self, article_id: str, stored: bytes) -> None:
-        """Add an article in first-seen order; inserting a known id again is a no-op."""
-        if article_id in self._order:
-            return
+        """Add an article in first-seen order. A known id keeps its place; its signature is
+        replaced when it changed (the page was extracted again with a new body)."""
         minhash = _from_signature(stored)
+        known = self._minhashes.get(article_id)
+        if known is not None:
+            if np.array_equal(known.hashvalues, minhash.hashvalues):
+                return
+            self._lsh.remove(article_id)
         self._lsh.insert(article_id, minhash)
-        self._order[article_id] = len(self._order)
+        self._order.setdefault(article_id, len(self._order))
         self._minhashes[article_id] = minhash
 
     def matches(self, stored: bytes) -> list[str]:

@@ -13,6 +13,8 @@ Order of work for a batch of entry ids:
 
 from __future__ import annotations
 
+import collections
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +74,28 @@ def retry_at(attempts: int, retry_after: float | None = None) -> datetime:
 PAGE_STAGE_STATUSES = {EntryStatus.NEW.value, EntryStatus.FETCHED.value}
 
 
+@dataclass
+class _StageTools:
+    """What a page stage keeps across batches: the HTTP client (its connections and robots.txt
+    cache) and the extraction workers, which start up (seconds: spawn, imports) while the
+    first pages download."""
+
+    client: HttpClient
+    extractors: ExtractorPool
+
+    @classmethod
+    def open(cls, settings: Settings, catalog: Catalog) -> _StageTools:
+        extractors = ExtractorPool(workers=settings.extract_workers, timeout=settings.extract_timeout)
+        return cls(HttpClient(settings, catalog.engine), extractors.__enter__())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.client.close()
+        self.extractors.close()
+
+
 class PageStage:
     def __init__(self, settings: Settings, catalog: Catalog):
         self.settings = settings
@@ -79,47 +103,47 @@ class PageStage:
         self.pages = PageStore(settings.pages_dir)
         self.feed_names = {feed.url: feed.name for feed in catalog.feeds()}
         self.feed_languages = {feed.url: feed.language for feed in catalog.feeds()}
-        # One LSH index for the stage, grown as articles are seen: rebuilding it from every
-        # signature in the window for each stored article made a batch quadratic.
+        # One LSH index for the stage, grown as articles are stored (by this process or any
+        # other): reading every signature in the window for each stored article made a run
+        # quadratic in the feed volume.
         self._signatures = SyndicationIndex()
-        self._extractors: ExtractorPool | None = None
+        self._signatures_published: tuple[datetime, datetime] | None = None
+        self._last_stored_at: datetime | None = None
+        self._tools: _StageTools | None = None
 
     def __enter__(self) -> Self:
-        """Keep one pool of extraction workers for every batch run in this block; they start
-        up (seconds: spawn, imports) while the first pages download."""
-        self._extractors = ExtractorPool(
-            workers=self.settings.extract_workers, timeout=self.settings.extract_timeout
-        ).__enter__()
+        """Keep one set of tools for every batch run in this block."""
+        self._tools = _StageTools.open(self.settings, self.catalog)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._extractors is not None:
-            self._extractors.close()
-            self._extractors = None
+        if self._tools is not None:
+            self._tools.__exit__()
+            self._tools = None
 
     def run(self, entry_ids: Sequence[str], on_done: Callable[[str], None] | None = None) -> FetchSummary:
         summary = FetchSummary()
         rows = {row.id: row for row in self.catalog.entries(ids=list(entry_ids))}
         if not any(row.status in PAGE_STAGE_STATUSES for row in rows.values()):
             return summary
-        if self._extractors is None:
-            with self:
-                return self._run(self._extractors, rows, summary, on_done)
-        return self._run(self._extractors, rows, summary, on_done)
+        if self._tools is not None:
+            return self._run(self._tools, rows, summary, on_done)
+        with _StageTools.open(self.settings, self.catalog) as tools:
+            return self._run(tools, rows, summary, on_done)
 
-    def _run(self, extractors: ExtractorPool, rows: dict, summary: FetchSummary,
+    def _run(self, tools: _StageTools, rows: dict, summary: FetchSummary,
              on_done: Callable[[str], None] | None) -> FetchSummary:
         to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
         if to_fetch:
-            with HttpClient(self.settings, self.catalog.engine) as client, ThreadPoolExecutor(4) as pool:
-                for row, outcome in zip(to_fetch, pool.map(lambda r: self._fetch(client, r), to_fetch)):
-                    self._after_fetch(row, outcome, summary, on_done)
+            with ThreadPoolExecutor(4) as pool:
+                outcomes = list(pool.map(lambda row: self._fetch(tools.client, row), to_fetch))
+            self._after_fetch(list(zip(to_fetch, outcomes)), summary, on_done)
         fetched = [
             row for row in self.catalog.entries(ids=list(rows))
             if row.status == EntryStatus.FETCHED.value
         ]
         if fetched:
-            self._extract(extractors, fetched, summary, on_done)
+            self._extract(tools.extractors, fetched, summary, on_done)
         return summary
 
     # -- fetch ----------------------------------------------------------------------------
@@ -134,13 +158,18 @@ class PageStage:
         except StorylineError as exc:
             return exc
 
-    def _after_fetch(self, row, outcome, summary: FetchSummary, on_done) -> None:
-        if not isinstance(outcome, StorylineError):
-            page_sha256, final_url = outcome
-            self.catalog.mark_fetched(row.id, page_sha256, final_url)
-            summary.pages += 1
-            return
-        error = outcome
+    def _after_fetch(self, outcomes: list[tuple], summary: FetchSummary, on_done) -> None:
+        """Record a batch's fetches: the pages stored, in one transaction, then each failure."""
+        pages = [(row.id, *outcome) for row, outcome in outcomes if not isinstance(outcome, StorylineError)]
+        self.catalog.mark_fetched(pages)
+        summary.pages += len(pages)
+        for row, error in outcomes:
+            if isinstance(error, StorylineError):
+                self._after_fetch_error(row, error, summary)
+                if on_done is not None:
+                    on_done(row.id)
+
+    def _after_fetch_error(self, row, error: StorylineError, summary: FetchSummary) -> None:
         summary.errors[error.error_class.value] += 1
         refused = error.error_class is ErrorClass.ROBOTS or error.status in REFUSED_STATUSES
         if refused and row.summary.strip():
@@ -151,34 +180,45 @@ class PageStage:
             summary.skipped += 1
         else:
             self.catalog.mark_failed(row.id, error, retry_at(row.attempts, error.retry_after))
-        if on_done is not None:
-            on_done(row.id)
 
     # -- extract --------------------------------------------------------------------------
     def _extract(self, extractors: ExtractorPool, rows: Sequence, summary: FetchSummary, on_done) -> None:
-        by_id = {row.id: row for row in rows}
-        items = [(row.id, self.pages.get(row.page_sha256), row.final_url or row.url) for row in rows]
-        results: dict[str, Extracted | StorylineError] = dict(extractors.extract_many(items))
-        # Store in keep order, so the copy to keep of duplicates within the batch comes first.
+        """Extract in the workers while storing what they return, in keep order, so that of
+        duplicates within the batch the copy to keep is stored first: pages go out in
+        publication order, and a page is stored once every page published before or at the
+        same time is back (pages published together, an article and its AMP copy, are then
+        stored in keep order)."""
+        by_time = sorted(rows, key=lambda row: (row.published_at, row.id))
+        items = [(row.id, self.pages.get(row.page_sha256), row.final_url or row.url) for row in by_time]
+        results: dict[str, Extracted | StorylineError] = {}
+
         def store_order(row) -> tuple:
             result = results[row.id]
             page_canonical = result.canonical_url if isinstance(result, Extracted) else None
             canonical = canonicalize_url(page_canonical) if page_canonical else row.canonical_url
             return keep_order(row.published_at, canonical, row.canonical_url, row.id)
 
-        for row in sorted(rows, key=store_order):
-            result = results[row.id]
-            if isinstance(result, StorylineError):
-                summary.errors[result.error_class.value] += 1
-                self.catalog.mark_failed(row.id, result, retry_at(row.attempts))
-            elif not result.is_article:
-                self.catalog.mark_skipped(row.id, ErrorClass.NOT_ARTICLE, result.skip_reason or "not an article")
-                summary.skipped += 1
-            else:
-                title, _, _ = reconcile(row.title, row.published_at, result)
-                self._store(by_id[row.id], title=title, text=result.text, body_source="page", extracted=result, summary=summary)
-            if on_done is not None:
-                on_done(row.id)
+        waiting = collections.deque(
+            list(same_time) for _, same_time in itertools.groupby(by_time, key=lambda row: row.published_at)
+        )
+        for key, result in extractors.extract_many(items):
+            results[key] = result
+            while waiting and all(row.id in results for row in waiting[0]):
+                for row in sorted(waiting.popleft(), key=store_order):
+                    self._store_result(row, results[row.id], summary)
+                    if on_done is not None:
+                        on_done(row.id)
+
+    def _store_result(self, row, result: Extracted | StorylineError, summary: FetchSummary) -> None:
+        if isinstance(result, StorylineError):
+            summary.errors[result.error_class.value] += 1
+            self.catalog.mark_failed(row.id, result, retry_at(row.attempts))
+        elif not result.is_article:
+            self.catalog.mark_skipped(row.id, ErrorClass.NOT_ARTICLE, result.skip_reason or "not an article")
+            summary.skipped += 1
+        else:
+            title, _, _ = reconcile(row.title, row.published_at, result)
+            self._store(row, title=title, text=result.text, body_source="page", extracted=result, summary=summary)
 
     # -- duplicates and storage -----------------------------------------------------------
     def _store(self, row, *, title: str, text: str, body_source: str, extracted: Extracted | None,
@@ -221,7 +261,7 @@ class PageStage:
                     "body_sha256": body_sha256,
                     "signature": sig,
                     "syndicated_of": syndicated_of,
-                    "extracted_at": utcnow(),
+                    "extracted_at": self._stored_at(),
                 }
             )
         if body_source == "page":
@@ -233,20 +273,19 @@ class PageStage:
         """The original this article copies, or None. The original of a group of copies is its
         earliest published member, whatever order they arrive in: if this article is earlier
         than the group's current original, the group is re-pointed at it."""
-        rows = [
-            row for row in self.catalog.article_signatures(
-                published_at - SYNDICATION_WINDOW, published_at + SYNDICATION_WINDOW
-            )
+        start, end = published_at - SYNDICATION_WINDOW, published_at + SYNDICATION_WINDOW
+        self._read_signatures(start, end)
+        candidates = [match for match in self._signatures.matches(sig) if match != article_id]
+        # The catalog has the last word: a match may have been superseded since, or be
+        # published outside this article's window.
+        matched = self.catalog.syndication_rows(start, end, candidates) if candidates else []
+        if not matched:
+            return None
+        originals = {row.syndicated_of or row.id for row in matched}
+        members = [
+            row for row in self.catalog.syndication_rows(start, end, originals, with_copies=True)
             if row.id != article_id
         ]
-        for row in rows:
-            self._signatures.insert(row.id, row.signature)
-        in_window = {row.id for row in rows}
-        matches = {match for match in self._signatures.matches(sig) if match in in_window}
-        if not matches:
-            return None
-        originals = {row.syndicated_of or row.id for row in rows if row.id in matches}
-        members = [row for row in rows if row.id in originals or row.syndicated_of in originals]
         earliest = min(
             [(row.published_at, row.id) for row in members] + [(published_at, article_id)]
         )[1]
@@ -255,6 +294,32 @@ class PageStage:
             return None
         self.catalog.set_syndicated_of([earliest], None)
         return earliest
+
+    def _read_signatures(self, start: datetime, end: datetime) -> None:
+        """Bring the LSH index up to date for a window: the signatures published in the part of
+        it not read before, and every signature stored since the last read. Runs under the
+        dedup lock, so every other process's store has committed."""
+        published = [(start, end)]
+        if self._signatures_published is None:
+            self._last_stored_at = self.catalog.last_stored_at()
+            rows = []
+        else:
+            low, high = self._signatures_published
+            published = [span for span in ((start, low), (high, end)) if span[0] < span[1]]
+            start, end = min(start, low), max(end, high)
+            # None: the catalog held no article at the last read, so every stored one is new.
+            rows = self.catalog.signatures(stored_since=self._last_stored_at)
+        rows += [row for span in published for row in self.catalog.signatures(published=span)]
+        for row in rows:
+            self._signatures.insert(row.id, row.signature)
+            self._last_stored_at = max(self._last_stored_at or row.extracted_at, row.extracted_at)
+        self._signatures_published = (start, end)
+
+    def _stored_at(self) -> datetime:
+        """Now, or the latest store time the catalog holds if another process's clock is ahead:
+        store times never go backwards, so reading "stored since the last read" misses
+        nothing whatever the clocks of the processes sharing the catalog say."""
+        return max(utcnow(), self._last_stored_at) if self._last_stored_at else utcnow()
 
 
 def keep_order(published_at: datetime, canonical_url: str, entry_canonical_url: str,

@@ -27,7 +27,7 @@ from urllib.robotparser import RobotFileParser
 
 import httpcore
 import httpx
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.catalog.schema import host_politeness, host_slots
@@ -101,9 +101,16 @@ class Politeness:
         self.min_delay = min_delay
         self.max_concurrency = max(1, max_concurrency)
         self.lease = lease
+        self._hosts_with_rows: set[str] = set()  # rows are never deleted
 
     @retry_disconnects
     def _ensure_rows(self, host: str) -> None:
+        if host in self._hosts_with_rows:
+            return
+        self._create_rows(host)
+        self._hosts_with_rows.add(host)
+
+    def _create_rows(self, host: str) -> None:
         with self.engine.begin() as connection:
             if connection.execute(
                 select(host_politeness.c.host).where(host_politeness.c.host == host)
@@ -120,9 +127,9 @@ class Politeness:
     @contextmanager
     def slot(self, host: str, deadline: float) -> Iterator[None]:
         self._ensure_rows(host)
-        slot = self._acquire_slot(host, deadline)
+        slot, start_at = self._acquire_slot(host, deadline)
         try:
-            self._wait_for_turn(host, deadline)
+            self._wait_for_turn(host, start_at, deadline)
             yield
         finally:
             self._release(host, slot)
@@ -137,7 +144,9 @@ class Politeness:
             )
 
     @retry_disconnects
-    def _acquire_slot(self, host: str, deadline: float) -> int:
+    def _acquire_slot(self, host: str, deadline: float) -> tuple[int, float]:
+        """Take a free slot and, in the same transaction, reserve the host's next start time:
+        (slot, when this request may start)."""
         while True:
             now = time.time()
             with self.engine.begin() as connection:
@@ -155,25 +164,23 @@ class Politeness:
                         .values(lease_until=now + self.lease, owner=_slot_owner())
                     ).rowcount
                     if taken:
-                        return slot
+                        return slot, self._reserve_start(connection, host)
             if now > deadline:
                 raise StorylineError(ErrorClass.TIMEOUT, f"no politeness slot for {host} in time")
             time.sleep(0.05)
 
-    @retry_disconnects
-    def _wait_for_turn(self, host: str, deadline: float) -> None:
-        """Reserve the next start time for this host atomically, then sleep until it."""
-        with self.engine.begin() as connection:
-            row = connection.execute(
-                update(host_politeness)
-                .where(host_politeness.c.host == host)
-                .values(
-                    next_start_at=_max_expr(host_politeness.c.next_start_at, time.time())
-                    + self.min_delay
-                )
-                .returning(host_politeness.c.next_start_at)
-            ).one()
-        start_at = row.next_start_at - self.min_delay
+    def _reserve_start(self, connection: Connection, host: str) -> float:
+        """Atomically move the host's next start time on by the minimum delay; returns ours."""
+        row = connection.execute(
+            update(host_politeness)
+            .where(host_politeness.c.host == host)
+            .values(next_start_at=_max_expr(host_politeness.c.next_start_at, time.time()) + self.min_delay)
+            .returning(host_politeness.c.next_start_at)
+        ).one()
+        return row.next_start_at - self.min_delay
+
+    @staticmethod
+    def _wait_for_turn(host: str, start_at: float, deadline: float) -> None:
         wait = start_at - time.time()
         if wait > 0:
             if time.time() + wait > deadline:

@@ -115,6 +115,15 @@ def test_index_rebuilt_from_stored_pairs_answers_the_same() -> None:
     assert rebuilt.query(signature(UNRELATED_STORY)) is None
 
 
+def test_an_article_extracted_again_is_matched_by_its_new_body_only() -> None:
+    index = SyndicationIndex([("wire", signature(WIRE_STORY)), ("other", signature(OTHER_OUTLET_STORY))])
+    index.insert("wire", signature(UNRELATED_STORY))  # same id, a new body
+
+    assert index.query(signature(SYNDICATED_COPY)) is None
+    assert index.matches(signature(UNRELATED_STORY)) == ["wire"]
+    assert len(index) == 2
+
+
 def test_corrupt_signature_is_rejected() -> None:
     with pytest.raises(ValueError):
         SyndicationIndex([("broken", b"\x00" * 10)])

@@ -146,6 +146,31 @@ def test_the_copy_kept_does_not_depend_on_fetch_order(tmp_path: Path, one_stage:
         assert_syndication_as_labelled(site, catalog)
 
 
+def test_a_stage_sees_originals_another_process_stored_after_its_first_read(tmp_path: Path) -> None:
+    """Two stages share the catalog, as parallel fetch tasks do. Stage A reads the stored
+    signatures when it stores its first batch; stage B then stores the originals; A's copies,
+    stored last, must still find them (A reads what was stored since its last read)."""
+    from pipeline.fetching import PageStage
+
+    with DemoSite() as site:
+        registry = site.registry_path(tmp_path)
+        run_json("poll", env=storyline_env(tmp_path / "home", STORYLINE_REGISTRY=str(registry)))
+        settings = make_settings(tmp_path / "home", registry=registry)
+        catalog = open_catalog(settings)
+        entries = by_path(site, catalog.entries())
+        labels = {label.key: label for label in load_labels()}
+        copies = {label.path for label in labels.values() if label.duplicate_of or label.syndicated_of}
+        originals = {labels[label.syndicated_of or label.duplicate_of].path
+                     for label in labels.values() if label.duplicate_of or label.syndicated_of}
+        others = [row.id for path, row in entries.items() if path not in copies | originals]
+        with PageStage(settings, catalog) as stage_a, PageStage(settings, open_catalog(settings)) as stage_b:
+            assert stage_a.run(others).extracted > 0
+            assert stage_b.run([entries[path].id for path in sorted(originals)]).extracted == len(originals)
+            assert stage_a.run([entries[path].id for path in sorted(copies)]).syndicated > 0
+        assert_duplicates_as_labelled(site, catalog)
+        assert_syndication_as_labelled(site, catalog)
+
+
 def test_a_killed_fetch_resumes_without_refetching(tmp_path: Path) -> None:
     with DemoSite() as site:
         env = storyline_env(

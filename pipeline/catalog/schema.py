@@ -106,7 +106,7 @@ articles = Table(
     Column("body_sha256", String(64), nullable=False, index=True),
     Column("signature", LargeBinary),
     Column("syndicated_of", String(36), index=True),
-    Column("extracted_at", UTCDateTime, nullable=False),
+    Column("extracted_at", UTCDateTime, nullable=False, index=True),
     # Index stage (0003): the story the article joined, and why.
     Column("story_id", String(36), index=True),
     Column("join_rule", String(24)),

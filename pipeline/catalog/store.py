@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Engine,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -388,16 +389,22 @@ class Catalog:
 
     # -- pages and articles -------------------------------------------------------------------
     @retry_disconnects
-    def mark_fetched(self, entry_id: str, page_sha256: str, final_url: str) -> None:
+    def mark_fetched(self, pages: Sequence[tuple[str, str, str]]) -> None:
+        """Entries whose page is in the page store, as (entry id, page sha256, final URL); one
+        transaction for a batch's pages."""
+        if not pages:
+            return
+        now = utcnow()
         with self.engine.begin() as connection:
             connection.execute(
                 update(entries)
-                .where(entries.c.id == entry_id)
+                .where(entries.c.id == bindparam("entry_id"))
                 .values(
-                    status=EntryStatus.FETCHED.value, page_sha256=page_sha256, final_url=final_url,
-                    error_class=None, error_message=None, attempts=entries.c.attempts + 1,
-                    updated_at=utcnow(),
-                )
+                    status=EntryStatus.FETCHED.value, page_sha256=bindparam("sha256"),
+                    final_url=bindparam("final"), error_class=None, error_message=None,
+                    attempts=entries.c.attempts + 1, updated_at=now,
+                ),
+                [{"entry_id": entry_id, "sha256": sha256, "final": final} for entry_id, sha256, final in pages],
             )
 
     @retry_disconnects
@@ -482,11 +489,35 @@ class Catalog:
                 )
             )
 
-    def article_signatures(self, start: datetime, end: datetime) -> list:
-        """(id, published_at, signature, syndicated_of) of articles published in [start, end]."""
-        query = select(
-            articles.c.id, articles.c.published_at, articles.c.signature, articles.c.syndicated_of
-        ).where(articles.c.published_at.between(start, end), articles.c.signature.is_not(None))
+    def signatures(self, *, published: tuple[datetime, datetime] | None = None,
+                   stored_since: datetime | None = None) -> list:
+        """(id, signature, extracted_at) of the articles published in [start, end], or stored
+        at or after a time."""
+        query = select(articles.c.id, articles.c.signature, articles.c.extracted_at).where(
+            articles.c.signature.is_not(None)
+        )
+        if published is not None:
+            query = query.where(articles.c.published_at.between(*published))
+        if stored_since is not None:
+            query = query.where(articles.c.extracted_at >= stored_since)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query))
+
+    def last_stored_at(self) -> datetime | None:
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.max(articles.c.extracted_at))).scalar()
+
+    def syndication_rows(self, start: datetime, end: datetime, ids: Iterable[str], *,
+                         with_copies: bool = False) -> list:
+        """(id, published_at, syndicated_of) of the articles published in [start, end] whose id
+        is one of ``ids`` (and, ``with_copies``, of those marked as copies of one of them)."""
+        ids = list(ids)
+        wanted = articles.c.id.in_(ids)
+        if with_copies:
+            wanted = wanted | articles.c.syndicated_of.in_(ids)
+        query = select(articles.c.id, articles.c.published_at, articles.c.syndicated_of).where(
+            articles.c.published_at.between(start, end), wanted
+        )
         with self.engine.connect() as connection:
             return list(connection.execute(query))
 

@@ -79,7 +79,8 @@ class _Worker:
 
     @property
     def busy(self) -> bool:
-        return self.deadline is not None
+        """Working on a page (a starting worker has a deadline too: its start-up's)."""
+        return self.ready and self.deadline is not None
 
 
 class ExtractorPool:
@@ -116,7 +117,7 @@ class ExtractorPool:
 
     def close(self) -> None:
         for worker in self._workers:
-            self._stop(worker, graceful=not worker.busy)
+            self._stop(worker, graceful=worker.ready and not worker.busy)
         self._workers = []
 
     def _launch(self) -> _Worker:
@@ -128,26 +129,24 @@ class ExtractorPool:
         _start_without_main_script(process)
         child_end.close()
         self.workers_started += 1
-        return _Worker(process=process, connection=parent_end)
+        return _Worker(process=process, connection=parent_end,
+                       deadline=time.monotonic() + WORKER_START_TIMEOUT)
 
     def _launch_missing(self) -> None:
         while len(self._workers) < self.size:
             self._workers.append(self._launch())
 
     @staticmethod
-    def _await_ready(worker: _Worker) -> None:
-        if worker.ready:
-            return
-        connection = worker.connection
-        if not connection.poll(WORKER_START_TIMEOUT) or connection.recv() != _READY:
+    def _ready(worker: _Worker) -> None:
+        """A starting worker whose pipe or process woke us: it said "ready", or it died."""
+        try:
+            message = worker.connection.recv()
+        except (EOFError, OSError):
+            message = None
+        if message != _READY:
             worker.process.kill()
             raise StorylineError(ErrorClass.EXTRACT_CRASH, "extraction worker did not start")
-        worker.ready = True
-
-    def _start(self) -> _Worker:
-        worker = self._launch()
-        self._await_ready(worker)
-        return worker
+        worker.ready, worker.deadline = True, None
 
     @staticmethod
     def _stop(worker: _Worker, *, graceful: bool) -> None:
@@ -162,15 +161,13 @@ class ExtractorPool:
             worker.process.join()
         worker.connection.close()
 
-    def _replace(self, worker: _Worker, *, graceful: bool) -> _Worker:
+    def _replace(self, worker: _Worker, *, graceful: bool) -> None:
+        """Stop a worker and launch its successor without waiting for it: the other workers
+        go on meanwhile, and the successor takes pages once it is ready."""
         self._stop(worker, graceful=graceful)
-        fresh = self._start()
-        self._workers[self._workers.index(worker)] = fresh
-        return fresh
+        self._workers[self._workers.index(worker)] = self._launch()
 
     def _submit(self, worker: _Worker, item: PageItem) -> None:
-        if worker.pages_done >= self.max_pages_per_worker:
-            worker = self._replace(worker, graceful=True)
         key, html, url = item
         worker.connection.send((key, html, url))
         worker.key, worker.deadline = key, time.monotonic() + self.timeout
@@ -190,37 +187,54 @@ class ExtractorPool:
         return key, StorylineError(ErrorClass.EXTRACT_CRASH, payload)
 
     def extract_many(self, items: Iterable[PageItem]) -> Iterator[PageResult]:
-        """Extract every (key, html, url); the iterable is consumed lazily."""
+        """Extract every (key, html, url); the iterable is consumed lazily. Idle workers get
+        their next page before results are handed out, so they work while the caller does."""
         self._launch_missing()
-        for worker in self._workers:  # launched together, so they start up in parallel
-            self._await_ready(worker)
         pending = iter(items)
+        item: PageItem | None = None  # taken from `pending`, not yet submitted
         exhausted = False
+        results: list[PageResult] = []
         while True:
-            for worker in [w for w in self._workers if not w.busy]:
-                if exhausted:
-                    break
-                item = next(pending, None)
+            for worker in [w for w in self._workers if w.ready and not w.busy]:
+                if item is None and not exhausted:
+                    item = next(pending, None)
+                    exhausted = item is None
                 if item is None:
-                    exhausted = True
                     break
+                if worker.pages_done >= self.max_pages_per_worker:
+                    self._replace(worker, graceful=True)
+                    continue
                 self._submit(worker, item)
+                item = None
+            yield from results
+            results = []
             busy = [w for w in self._workers if w.busy]
-            if not busy:
+            work_left = item is not None or not exhausted
+            starting = [w for w in self._workers if not w.ready] if work_left else []
+            if not busy and not starting:
                 return
-            now = time.monotonic()
-            wait_for = max(0.0, min(w.deadline for w in busy) - now)  # type: ignore[type-var]
+            watched = busy + starting
+            wait_for = max(0.0, min(w.deadline for w in watched) - time.monotonic())  # type: ignore[type-var]
             by_handle: dict[Any, _Worker] = {}
-            for worker in busy:
+            for worker in watched:
                 by_handle[worker.connection] = worker
                 by_handle[worker.process.sentinel] = worker
-            ready = {id(by_handle[h]): by_handle[h] for h in wait(list(by_handle), wait_for)}
-            for worker in ready.values():
-                yield self._collect(worker)
+            woken = {id(by_handle[h]): by_handle[h] for h in wait(list(by_handle), wait_for)}
+            for worker in woken.values():
+                if worker.ready:
+                    results.append(self._collect(worker))
+                else:
+                    self._ready(worker)
             now = time.monotonic()
-            for worker in [w for w in self._workers if w.busy and w.deadline <= now]:  # type: ignore[operator]
+            watched_ids = {id(w) for w in watched}
+            overdue = [w for w in self._workers
+                       if id(w) in watched_ids and w.deadline is not None and w.deadline <= now]
+            for worker in overdue:
+                if not worker.ready:
+                    worker.process.kill()
+                    raise StorylineError(ErrorClass.EXTRACT_CRASH, "extraction worker did not start")
                 key = worker.key
                 self._replace(worker, graceful=False)
-                yield key, StorylineError(
+                results.append((key, StorylineError(
                     ErrorClass.EXTRACT_TIMEOUT, f"no result within {self.timeout:g}s; worker killed"
-                )
+                )))
