@@ -26,6 +26,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def vector_extensions() -> list[str]:
+    """The CPU's AVX family: the ONNX runtime's speed against torch depends on AVX-512."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            return sorted({flag for flag in line.split(":", 1)[1].split() if flag.startswith("avx")})
+    return []
+
+
 def ram_gb() -> float:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal"):
@@ -44,7 +52,8 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> dict[str, object]:
-    return {"nproc": os.cpu_count(), "ram_gb": ram_gb(), "cpu": cpu_model(), "kernel": platform.release(),
+    return {"nproc": os.cpu_count(), "ram_gb": ram_gb(), "cpu": cpu_model(),
+            "cpu_vector_extensions": vector_extensions(), "kernel": platform.release(),
             # Other jobs share the machine: the load says how much of it a run had.
             "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
 

@@ -28,6 +28,7 @@ def _context(record: dict) -> str:
     listed = ", ".join(f"{k} {v}" for k, v in versions.items())
     return (
         f"\nMachine: {machine['nproc']} cores, {machine['ram_gb']} GB RAM, {machine['cpu']}"
+        f"{' (' + ', '.join(machine['cpu_vector_extensions']) + ')' if machine.get('cpu_vector_extensions') else ''}"
         f"{', load average ' + str(machine['load_average_1_5_15']) + ' at the end' if 'load_average_1_5_15' in machine else ''}. "
         f"Versions: {listed}. Finished {record['finished_at']}.\n\n"
         f"Command: `{record['command']}`\n"
@@ -48,7 +49,17 @@ def pipeline_section(r: dict) -> str:
         f"indexed, {r['wall_s']} s). Raw `SentenceTransformer.encode`: **{r['raw_encode_docs_per_s']} docs/s** "
         f"on the same texts (batch {r['batch_size']}). **Ratio {r['ratio']}** (goal {r['goal_ratio']}). "
         f"Peak RSS {r['peak_rss_mb']} MB.\n\n" + _table(["stage", "seconds", "share of wall time"], rows)
+        + _page_stage_cpu(r)
     )
+
+
+def _page_stage_cpu(r: dict) -> str:
+    cpu = r.get("page_stage_cpu_s")
+    if not cpu:
+        return ""
+    return (f"\nPage stage CPU: {cpu['main_process']} s in the main process (HTTP, catalog, "
+            f"duplicate checks, the in-process demo server), {cpu['extraction_workers']} s in the "
+            "extraction workers.\n")
 
 
 def embedding_section(r: dict) -> str:

@@ -146,17 +146,19 @@ def test_the_copy_kept_does_not_depend_on_fetch_order(tmp_path: Path, one_stage:
         assert_syndication_as_labelled(site, catalog)
 
 
-def test_a_stage_sees_originals_another_process_stored_after_its_first_read(tmp_path: Path) -> None:
+def test_a_stage_sees_originals_another_process_stored_after_its_first_read(
+        tmp_path: Path, catalog_settings: Settings) -> None:
     """Two stages share the catalog, as parallel fetch tasks do. Stage A reads the stored
     signatures when it stores its first batch; stage B then stores the originals; A's copies,
     stored last, must still find them (A reads what was stored since its last read)."""
     from pipeline.fetching import PageStage
+    from pipeline.stages import plan_feed_batches, poll_batch
 
     with DemoSite() as site:
-        registry = site.registry_path(tmp_path)
-        run_json("poll", env=storyline_env(tmp_path / "home", STORYLINE_REGISTRY=str(registry)))
-        settings = make_settings(tmp_path / "home", registry=registry)
+        settings = catalog_settings.model_copy(update={"registry": site.registry_path(tmp_path)})
         catalog = open_catalog(settings)
+        for feed_urls in plan_feed_batches(settings, catalog=catalog):
+            poll_batch(settings, feed_urls, catalog=catalog)
         entries = by_path(site, catalog.entries())
         labels = {label.key: label for label in load_labels()}
         copies = {label.path for label in labels.values() if label.duplicate_of or label.syndicated_of}
