@@ -85,8 +85,9 @@ class _StageTools:
 
     @classmethod
     def open(cls, settings: Settings, catalog: Catalog) -> _StageTools:
+        client = HttpClient(settings, catalog.engine)  # first: if it fails, no worker is left behind
         extractors = ExtractorPool(workers=settings.extract_workers, timeout=settings.extract_timeout)
-        return cls(HttpClient(settings, catalog.engine), extractors.__enter__())
+        return cls(client, extractors.__enter__())
 
     def __enter__(self) -> Self:
         return self
@@ -94,6 +95,41 @@ class _StageTools:
     def __exit__(self, *exc_info: object) -> None:
         self.client.close()
         self.extractors.close()
+
+
+class _Spans:
+    """Disjoint time spans, merged as they are added: a re-dated article far in the past adds
+    its own window, not everything between it and the windows read so far."""
+
+    def __init__(self) -> None:
+        self._spans: list[tuple[datetime, datetime]] = []  # sorted, disjoint
+
+    def __bool__(self) -> bool:
+        return bool(self._spans)
+
+    def missing(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The parts of [start, end] no span covers."""
+        gaps, cursor = [], start
+        for low, high in self._spans:
+            if high < cursor:
+                continue
+            if low > end:
+                break
+            if low > cursor:
+                gaps.append((cursor, low))
+            cursor = max(cursor, high)
+        if cursor < end:
+            gaps.append((cursor, end))
+        return gaps
+
+    def add(self, start: datetime, end: datetime) -> None:
+        merged: list[tuple[datetime, datetime]] = []
+        for low, high in sorted([*self._spans, (start, end)]):
+            if merged and low <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+            else:
+                merged.append((low, high))
+        self._spans = merged
 
 
 class PageStage:
@@ -107,7 +143,7 @@ class PageStage:
         # other): reading every signature in the window for each stored article made a run
         # quadratic in the feed volume.
         self._signatures = SyndicationIndex()
-        self._signatures_published: tuple[datetime, datetime] | None = None
+        self._signatures_read = _Spans()  # the publication times whose signatures are read
         self._last_stored_at: datetime | None = None
         self._tools: _StageTools | None = None
 
@@ -296,24 +332,21 @@ class PageStage:
         return earliest
 
     def _read_signatures(self, start: datetime, end: datetime) -> None:
-        """Bring the LSH index up to date for a window: the signatures published in the part of
-        it not read before, and every signature stored since the last read. Runs under the
+        """Bring the LSH index up to date for a window: the signatures published in the parts
+        of it not read before, and every signature stored since the last read. Runs under the
         dedup lock, so every other process's store has committed."""
-        published = [(start, end)]
-        if self._signatures_published is None:
+        if not self._signatures_read:
             self._last_stored_at = self.catalog.last_stored_at()
             rows = []
         else:
-            low, high = self._signatures_published
-            published = [span for span in ((start, low), (high, end)) if span[0] < span[1]]
-            start, end = min(start, low), max(end, high)
             # None: the catalog held no article at the last read, so every stored one is new.
             rows = self.catalog.signatures(stored_since=self._last_stored_at)
-        rows += [row for span in published for row in self.catalog.signatures(published=span)]
+        for span in self._signatures_read.missing(start, end):
+            rows += self.catalog.signatures(published=span)
         for row in rows:
             self._signatures.insert(row.id, row.signature)
             self._last_stored_at = max(self._last_stored_at or row.extracted_at, row.extracted_at)
-        self._signatures_published = (start, end)
+        self._signatures_read.add(start, end)
 
     def _stored_at(self) -> datetime:
         """Now, or the latest store time the catalog holds if another process's clock is ahead:

@@ -201,3 +201,23 @@ def test_a_killed_fetch_resumes_without_refetching(tmp_path: Path) -> None:
     statuses = {row.status for row in catalog.entries()}
     assert statuses <= {EntryStatus.EXTRACTED.value, EntryStatus.SKIPPED.value}, statuses
     assert result["extracted"] + result["fallback_summary"] > 0
+
+
+def test_the_syndication_check_reads_only_the_parts_of_a_window_it_has_not_read() -> None:
+    """Windows of articles published in order overlap; a re-dated article far in the past
+    must cost its own window only, not everything between it and the windows read so far."""
+    from datetime import UTC, datetime
+
+    from pipeline.fetching import _Spans
+
+    def day(number: int) -> datetime:
+        return datetime(2026, 3, number, tzinfo=UTC)
+
+    spans = _Spans()
+    assert spans.missing(day(10), day(16)) == [(day(10), day(16))]
+    spans.add(day(10), day(16))
+    assert spans.missing(day(11), day(17)) == [(day(16), day(17))]
+    assert spans.missing(day(1), day(7)) == [(day(1), day(7))]
+    spans.add(day(1), day(7))
+    assert spans.missing(day(5), day(12)) == [(day(7), day(10))]
+    assert spans.missing(day(2), day(15)) == [(day(7), day(10))]

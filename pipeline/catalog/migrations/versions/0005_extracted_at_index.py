@@ -1,5 +1,5 @@
 """Articles are found by when they were stored: the page stage's syndication check reads only
-the signatures stored since its last look (``Catalog.signatures_stored_since``).
+the signatures stored since its last look (``Catalog.signatures(stored_since=...)``).
 
 Revision ID: 0005
 Revises: 0004
