@@ -37,7 +37,7 @@ The changes:
   Store times never go backwards, so nothing is missed whatever the clocks say.
 - *pipeline/fetching.py*: one HTTP client per stage, not per batch (its SSL contexts cost 40 ms
   each, and the robots.txt cache was lost). Fetched pages are recorded in one transaction per
-  batch. Extracted articles are stored as the workers return them, still in keep order, so
+  group of 8 as they complete. Extracted articles are stored as the workers return them, still in keep order, so
   storing overlaps extraction.
 - *pipeline/http.py*: politeness took 4-5 catalog transactions per request. Now it takes two:
   - a slot and the reserved start time, together;

@@ -39,6 +39,9 @@ HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 REFUSED_STATUSES = {401, 402, 403, 451}
 # Syndicated copies appear within days of the original.
 SYNDICATION_WINDOW = timedelta(days=3)
+# Fetched pages are recorded in groups as they arrive: one transaction per page cost more
+# than the fetch, and a killed run downloads at most a group again.
+FETCH_RECORD_GROUP = 8
 RETRY_BASE = timedelta(minutes=15)
 RETRY_MAX = timedelta(days=1)
 
@@ -172,8 +175,9 @@ class PageStage:
         to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
         if to_fetch:
             with ThreadPoolExecutor(4) as pool:
-                outcomes = list(pool.map(lambda row: self._fetch(tools.client, row), to_fetch))
-            self._after_fetch(list(zip(to_fetch, outcomes)), summary, on_done)
+                outcomes = zip(to_fetch, pool.map(lambda row: self._fetch(tools.client, row), to_fetch))
+                while group := list(itertools.islice(outcomes, FETCH_RECORD_GROUP)):
+                    self._after_fetch(group, summary, on_done)
         fetched = [
             row for row in self.catalog.entries(ids=list(rows))
             if row.status == EntryStatus.FETCHED.value
@@ -194,8 +198,8 @@ class PageStage:
         except StorylineError as exc:
             return exc
 
-    def _after_fetch(self, outcomes: list[tuple], summary: FetchSummary, on_done) -> None:
-        """Record a batch's fetches: the pages stored, in one transaction, then each failure."""
+    def _after_fetch(self, outcomes: Sequence[tuple], summary: FetchSummary, on_done) -> None:
+        """Record a group of fetches: the pages stored, in one transaction, then each failure."""
         pages = [(row.id, *outcome) for row, outcome in outcomes if not isinstance(outcome, StorylineError)]
         self.catalog.mark_fetched(pages)
         summary.pages += len(pages)
