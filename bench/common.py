@@ -19,19 +19,21 @@ PACKAGES = ["torch", "sentence-transformers", "transformers", "onnxruntime", "to
             "qdrant-client", "qdrant-edge-py", "trafilatura", "apache-airflow", "numpy", "SQLAlchemy"]
 
 
-def cpu_model() -> str:
+def _cpuinfo(field: str) -> str | None:
+    """The value of the first ``field`` line of /proc/cpuinfo (the first core's)."""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
+        if line.startswith(field):
             return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
+    return None
+
+
+def cpu_model() -> str:
+    return _cpuinfo("model name") or platform.processor() or "unknown"
 
 
 def vector_extensions() -> list[str]:
     """The CPU's AVX family: the ONNX runtime's speed against torch depends on AVX-512."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            return sorted({flag for flag in line.split(":", 1)[1].split() if flag.startswith("avx")})
-    return []
+    return sorted({flag for flag in (_cpuinfo("flags") or "").split() if flag.startswith("avx")})
 
 
 def ram_gb() -> float:

@@ -13,9 +13,8 @@ Order of work for a batch of entry ids:
 
 from __future__ import annotations
 
-import collections
 import itertools
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -238,7 +237,7 @@ class PageStage:
             canonical = canonicalize_url(page_canonical) if page_canonical else row.canonical_url
             return keep_order(row.published_at, canonical, row.canonical_url, row.id)
 
-        waiting = collections.deque(
+        waiting = deque(
             list(same_time) for _, same_time in itertools.groupby(by_time, key=lambda row: row.published_at)
         )
         for key, result in extractors.extract_many(items):

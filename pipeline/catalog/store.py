@@ -391,7 +391,7 @@ class Catalog:
     @retry_disconnects
     def mark_fetched(self, pages: Sequence[tuple[str, str, str]]) -> None:
         """Entries whose page is in the page store, as (entry id, page sha256, final URL); one
-        transaction for a batch's pages."""
+        transaction for the group."""
         if not pages:
             return
         now = utcnow()

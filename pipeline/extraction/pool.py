@@ -144,9 +144,13 @@ class ExtractorPool:
         except (EOFError, OSError):
             message = None
         if message != _READY:
-            worker.process.kill()
-            raise StorylineError(ErrorClass.EXTRACT_CRASH, "extraction worker did not start")
+            raise ExtractorPool._did_not_start(worker)
         worker.ready, worker.deadline = True, None
+
+    @staticmethod
+    def _did_not_start(worker: _Worker) -> StorylineError:
+        worker.process.kill()
+        return StorylineError(ErrorClass.EXTRACT_CRASH, "extraction worker did not start")
 
     @staticmethod
     def _stop(worker: _Worker, *, graceful: bool) -> None:
@@ -231,8 +235,7 @@ class ExtractorPool:
                        if id(w) in watched_ids and w.deadline is not None and w.deadline <= now]
             for worker in overdue:
                 if not worker.ready:
-                    worker.process.kill()
-                    raise StorylineError(ErrorClass.EXTRACT_CRASH, "extraction worker did not start")
+                    raise self._did_not_start(worker)
                 key = worker.key
                 self._replace(worker, graceful=False)
                 results.append((key, StorylineError(
