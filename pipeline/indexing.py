@@ -9,10 +9,11 @@ batch, which gives the same story ids (they derive from article ids) and idempot
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -27,6 +28,8 @@ from pipeline.clustering import (
     MergeRecord,
     NumpyCentroidIndex,
     OnlineClusterer,
+    SplitRecord,
+    StoryMember,
     StoryState,
     StoryStatus,
 )
@@ -65,10 +68,48 @@ class IndexSummary:
 
 
 # -- clusterer state <-> catalog rows ------------------------------------------------------------
+def members_to_json(members: list[StoryMember] | None) -> str | None:
+    if members is None:
+        return None
+    return json.dumps([
+        {
+            "id": member.article_id,
+            # float32 bytes: the embedder's own precision, so a resumed story splits identically
+            "vector": None if member.vector is None else base64.b64encode(member.vector.tobytes()).decode(),
+            "title": member.title,
+            "terms": sorted(member.terms),
+            "source": member.source,
+            "published_at": member.published_at.isoformat() if member.published_at else None,
+            "syndicated_of": member.syndicated_of,
+        }
+        for member in members
+    ])
+
+
+def members_from_json(text: str | None) -> list[StoryMember] | None:
+    if text is None:
+        return None
+    return [
+        StoryMember(
+            article_id=member["id"],
+            vector=None if member["vector"] is None
+            else np.frombuffer(base64.b64decode(member["vector"]), dtype=np.float32).copy(),
+            title=member["title"],
+            terms=frozenset(member["terms"]),
+            source=member["source"],
+            published_at=datetime.fromisoformat(member["published_at"]) if member["published_at"] else None,
+            syndicated_of=member["syndicated_of"],
+        )
+        for member in json.loads(text)
+    ]
+
+
 def story_from_row(row) -> StoryState:
-    merge = None
+    merge = split = None
     if row.merged_into:
         merge = MergeRecord(merged_into=row.merged_into, at=row.merged_at, score=row.merge_score or 0.0)
+    if row.split_from:
+        split = SplitRecord(split_from=row.split_from, at=row.split_at, score=row.split_score or 0.0)
     return StoryState(
         id=row.id,
         centroid_sum=np.frombuffer(row.centroid_sum, dtype=np.float64).copy(),
@@ -82,6 +123,8 @@ def story_from_row(row) -> StoryState:
         state=StoryStatus(row.state),
         terms=Counter(json.loads(row.terms)),
         merge=merge,
+        split=split,
+        members=members_from_json(row.members),
     )
 
 
@@ -101,6 +144,10 @@ def story_to_row(story: StoryState) -> dict[str, object]:
         "merged_into": story.merge.merged_into if story.merge else None,
         "merged_at": story.merge.at if story.merge else None,
         "merge_score": story.merge.score if story.merge else None,
+        "members": members_to_json(story.members),
+        "split_from": story.split.split_from if story.split else None,
+        "split_at": story.split.at if story.split else None,
+        "split_score": story.split.score if story.split else None,
     }
 
 
@@ -240,9 +287,11 @@ class IndexStage:
     def persist(self, before: dict[str, tuple], rows: Sequence = (), vectors: Sequence = (),
                 assignments: Sequence[Assignment] = ()) -> int:
         """Write what changed since ``before``: article points first, then stories, then the
-        catalog in one transaction (so nothing is ``indexed`` that is not stored). Returns the
-        number of merges."""
+        catalog in one transaction (so nothing is ``indexed`` that is not stored). Articles
+        follow their story when it merges, then those a split moved go to their new story.
+        Returns the number of merges."""
         state = self.clusterer.state
+        moved = self.clusterer.take_moves()
         changed = {story_id for story_id, story in state.stories.items()
                    if before.get(story_id) != (story.state, story.merge, story.size, story.count)}
         merged = [(story_id, self.clusterer.resolve_story(story_id)) for story_id in sorted(changed)
@@ -260,9 +309,11 @@ class IndexStage:
             if merged:
                 self.store.delete(STORIES, [gone for gone, _ in merged])
                 for gone, keep in merged:
-                    moved = self.catalog.article_ids_of_stories([gone])
-                    if moved:
-                        self.store.set_payload(ARTICLES, moved, {"story_id": keep})
+                    followers = self.catalog.article_ids_of_stories([gone])
+                    if followers:
+                        self.store.set_payload(ARTICLES, followers, {"story_id": keep})
+            for story_id, article_ids in _by_story(moved).items():
+                self.store.set_payload(ARTICLES, article_ids, {"story_id": story_id})
         self.catalog.commit_index_batch(
             [story_to_row(state.stories[i]) for i in sorted(changed)],
             [{"id": row.id} for row in rows if row.story_id] + [
@@ -279,8 +330,16 @@ class IndexStage:
             ],
             clusterer_meta(state),
             merged=merged,
+            moved=moved,
         )
         return len(merged)
+
+
+def _by_story(article_stories: dict[str, str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for article_id, story_id in article_stories.items():
+        grouped.setdefault(story_id, []).append(article_id)
+    return grouped
 
 
 
@@ -307,7 +366,8 @@ def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | Non
     Readers keep the old vectors until the switch, which is one step per collection. Stories
     keep their members and ids (re-clustering would renumber them); their centroids are summed
     again in the new vector space, in the store and in the clusterer's state, so later articles
-    join against comparable vectors. Left-over versions of an interrupted reindex are dropped
+    join against comparable vectors (and the vectors young stories keep for splitting are
+    replaced too). Left-over versions of an interrupted reindex are dropped
     first; running it twice gives the same result.
     """
     embedder = embedder or embedder_for(settings)
@@ -323,6 +383,9 @@ def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | Non
         rows = catalog.indexed_articles()
         sums: dict[str, np.ndarray] = {}
         counts: Counter[str] = Counter()
+        kept_for_splits = {member.article_id for row in catalog.stories()
+                           for member in members_from_json(row.members) or [] if member.vector is not None}
+        member_vectors: dict[str, np.ndarray] = {}
         for chunk in batches(rows, settings.index_batch_size):
             vectors = embedder.encode([article_text(row) for row in chunk])
             store.upsert(fresh[ARTICLES], [
@@ -333,16 +396,23 @@ def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | Non
                 if row.story_id and row.join_rule != JoinRule.SYNDICATED.value:
                     sums[row.story_id] = sums.get(row.story_id, 0.0) + np.asarray(vector, dtype=np.float64)
                     counts[row.story_id] += 1
+                if row.id in kept_for_splits:
+                    member_vectors[row.id] = np.asarray(vector, dtype=np.float32)
             if on_done is not None:
                 on_done(len(chunk))
         live = [story_from_row(row) for row in catalog.stories(ids=list(sums)) if not row.merged_into]
         for story in live:
             story.centroid_sum, story.count = sums[story.id], counts[story.id]
+            if story.members is not None:
+                story.members = [
+                    replace(member, vector=member_vectors[member.article_id]) if member.vector is not None else member
+                    for member in story.members
+                ]
         store.upsert(fresh[STORIES], [story_point(story) for story in live])
-        catalog.set_story_centroids({
-            story.id: (np.asarray(story.centroid_sum, dtype=np.float64).tobytes(), story.count)
-            for story in live
-        })
+        catalog.set_story_vectors({story.id: {
+            key: value for key, value in story_to_row(story).items()
+            if key in ("centroid_sum", "vector_count", "members")
+        } for story in live})
         replaced = [store.describe(logical) for logical in fresh]
         for logical, physical_name in fresh.items():
             store.switch_alias(logical, physical_name)

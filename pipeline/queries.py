@@ -125,10 +125,16 @@ class Queries:
             row = self.catalog.stories(ids=[row.merged_into])[0]
         record = story_record(row)
         record["articles"] = self.coverage(row.id)
-        record["lineage"] = [
-            {"merged": merged.id, "label": merged.label, "at": iso(merged.merged_at), "score": merged.merge_score}
-            for merged in self.catalog.stories(states=["merged"]) if merged.merged_into == row.id
-        ]
+        # Oldest first: where the story came from, what it took in, what left it.
+        parent = self.catalog.stories(ids=[row.split_from]) if row.split_from else []
+        record["lineage"] = sorted(
+            [{"split_from": p.id, "label": p.label, "at": iso(row.split_at), "score": row.split_score} for p in parent]
+            + [{"merged": merged.id, "label": merged.label, "at": iso(merged.merged_at), "score": merged.merge_score}
+               for merged in self.catalog.stories(states=["merged"]) if merged.merged_into == row.id]
+            + [{"split_off": child.id, "label": child.label, "at": iso(child.split_at), "score": child.split_score}
+               for child in self.catalog.stories(split_from=row.id)],
+            key=lambda event: event["at"] or "",
+        )
         return record
 
     def coverage(self, story_id: str, reference: np.ndarray | None = None) -> list[dict[str, object]]:
@@ -252,4 +258,5 @@ def story_record(row) -> dict[str, object]:
         "last_seen": iso(row.last_seen),
         "state": row.state,
         "merged_into": row.merged_into,
+        "split_from": row.split_from,
     }

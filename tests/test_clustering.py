@@ -201,6 +201,89 @@ def test_resumed_stream_matches_uninterrupted_run() -> None:
         assert (other.size, other.state, other.terms) == (story.size, story.state, story.terms)
 
 
+# --- splitting a story that holds two events ------------------------------------------------
+
+# Joins forced (any score passes) so that both events pile into the first story.
+ONE_STORY = ClusterConfig(join_threshold=-10.0, merge_every=0)
+
+
+def test_a_story_holding_two_events_splits_at_a_check_size() -> None:
+    items = two_event_stream()
+    clusterer = OnlineClusterer(NumpyCentroidIndex(DIM), ONE_STORY)
+    for item in items[:7]:
+        clusterer.add(item)
+    # At 4 articles each side had 2, under split_min_side: still one story.
+    assert len({clusterer.story_of(item.id) for item in items[:7]}) == 1
+    clusterer.add(items[7])  # the 8th article: 4 storm reports, 4 election reports
+    storm = story_id_for("storm-0")
+    storm_ids = [item.id for item in items[:8] if item.id.startswith("storm")]
+    vote_ids = [item.id for item in items[:8] if item.id.startswith("vote")]
+    assert {clusterer.story_of(i) for i in storm_ids} == {storm}
+    (split_off,) = {clusterer.story_of(i) for i in vote_ids}
+    assert split_off != storm
+    moved = clusterer.take_moves()
+    assert moved == dict.fromkeys(sorted(vote_ids), split_off)
+    assert clusterer.take_moves() == {}
+
+    child = clusterer.state.stories[split_off]
+    assert child.split is not None and child.split.split_from == storm
+    assert child.split.at == items[7].published_at and child.split.score >= ONE_STORY.split_margin
+    assert child.label == items[1].title and child.size == child.count == 4
+    vectors = {item.id: item.vector for item in items}
+    np.testing.assert_allclose(child.centroid_sum, np.sum([vectors[i] for i in vote_ids], axis=0), rtol=1e-6)
+    assert child.terms["lisbon"] == 4 and "galveston" not in child.terms
+    assert child.first_seen == items[1].published_at and child.last_seen == items[7].published_at
+    parent = clusterer.state.stories[storm]
+    assert parent.size == parent.count == 4 and parent.split is None
+    assert "lisbon" not in parent.terms and parent.sources == {"outlet-0", "outlet-1", "outlet-2"}
+    # Both are candidates now: the next election report joins the split-off story.
+    assert clusterer.add(items[9]).story_id == split_off
+
+
+def test_a_story_of_one_event_does_not_split() -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    clusterer = OnlineClusterer(NumpyCentroidIndex(DIM), ONE_STORY)
+    for i in range(40):
+        clusterer.add(ClusterItem(f"storm-{i}", near(0, rng), "Hurricane Delia", "",
+                                  T0 + timedelta(minutes=i)))
+    (story,) = clusterer.state.stories.values()
+    assert story.size == 40 and clusterer.take_moves() == {}
+    # Past the last check size the members are no longer kept.
+    assert story.members is None
+
+
+def test_syndicated_copies_follow_their_original_when_a_story_splits() -> None:
+    items = two_event_stream()[:8]
+    copy = ClusterItem("vote-0-copy", items[1].vector, items[1].title, items[1].text,
+                       items[1].published_at, source="wire", syndicated_of="vote-0")
+    clusterer = OnlineClusterer(NumpyCentroidIndex(DIM), ONE_STORY)
+    for item in [*items[:2], copy, *items[2:]]:
+        clusterer.add(item)
+    split_off = clusterer.story_of("vote-0")
+    assert split_off != story_id_for("storm-0")
+    assert clusterer.story_of("vote-0-copy") == split_off
+    child = clusterer.state.stories[split_off]
+    assert (child.size, child.count) == (5, 4)
+    assert "wire" in child.sources and "wire" not in child.independent_sources
+
+
+def test_splits_can_be_switched_off() -> None:
+    clusterer = run(two_event_stream(), replace(ONE_STORY, split_checks=()))
+    assert len(clusterer.state.stories) == 1
+    assert next(iter(clusterer.state.stories.values())).members is None
+
+
+def test_a_stream_resumed_across_a_split_matches_the_uninterrupted_run() -> None:
+    items = two_event_stream()
+    whole = run(items, ONE_STORY)
+    head = run(items[:6], ONE_STORY)
+    resumed = OnlineClusterer(NumpyCentroidIndex(DIM), ONE_STORY, pickle.loads(pickle.dumps(head.state)))
+    for item in items[6:]:
+        resumed.add(item)
+    assert len(whole.state.stories) == 2
+    assert [resumed.story_of(i.id) for i in items] == [whole.story_of(i.id) for i in items]
+
+
 # --- index and key terms --------------------------------------------------------------------
 
 

@@ -20,10 +20,9 @@ from pipeline.settings import Settings
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 
 
-# Known gap (issue 4 stays open): on ECB+ (pairs of near-identical events per topic: two
-# hijackings, two heists) our one configuration still merges some pairs and loses to the
-# per-set oracle baseline (measured: 0.842 vs 0.865). strict: the day it passes, this goes.
-KNOWN_GAPS = {"ecbplus"}
+# Sets where a known gap is accepted (strict xfail: the day one passes, it goes). Empty since
+# stories that turn out to hold two events are split (ECB+ moved from -0.023 to +0.006).
+KNOWN_GAPS: set[str] = set()
 
 
 @pytest.mark.timeout(1800)  # allsides: 8,277 documents through the model on a small CPU

@@ -9,8 +9,10 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline.catalog import open_catalog
@@ -222,3 +224,58 @@ def test_server_backend_gives_the_same_stories(demo_run, tmp_path: Path) -> None
         return {frozenset(group) for group in groups.values()}
 
     assert partition(catalog.articles()) == partition(open_catalog(Settings(home=home)).articles())
+
+
+def test_split_stories_move_their_articles_in_catalog_and_store_and_resume_alike(catalog_settings: Settings) -> None:
+    """Every join forced, so stories fill with unrelated articles and split: the index stage,
+    run in small batches over several runs (each reloads the clusterer from the catalog),
+    must end exactly where one uninterrupted in-memory stream ends, with the catalog and the
+    store agreeing on every article's story. SQLite and PostgreSQL."""
+    from pipeline.clustering import ClusterConfig, ClusterItem, NumpyCentroidIndex, OnlineClusterer
+    from pipeline.embedding import embedder_for
+    from pipeline.indexing import IndexStage, members_from_json
+
+    settings = catalog_settings.model_copy(update={"index_batch_size": 3})
+    home = settings.home
+    with DemoSite() as site:
+        env = storyline_env(home, STORYLINE_REGISTRY=str(site.registry_path(home.parent)),
+                            **({"STORYLINE_CATALOG_URL": settings.catalog_url} if settings.catalog_url else {}))
+        run_json("poll", "--fetch", env=env)
+    catalog = open_catalog(settings)
+    rows = catalog.articles_to_index()
+    config = ClusterConfig(join_threshold=-10.0)
+    embedder = embedder_for(settings)
+    for limit in (5, 7, 11, None):  # four runs, each resuming from what the last one stored
+        IndexStage(settings, catalog, embedder=embedder, config=config).run(limit=limit)
+
+    stored = catalog.articles()
+    assert len(stored) == len(rows) and all(row.story_id for row in stored)
+    store = open_store(settings)
+    points = {point.id: point for point in store.get(ARTICLES, [row.id for row in rows], with_vectors=True)}
+    assert {row.id: row.story_id for row in stored} == {i: p.payload["story_id"] for i, p in points.items()}
+
+    stream = OnlineClusterer(NumpyCentroidIndex(embedder.dimension), config)
+    for row in rows:
+        stream.add(ClusterItem(row.id, np.asarray(points[row.id].vector, dtype=np.float32), row.title,
+                               row.text, row.published_at, row.source, row.syndicated_of))
+    assert {row.id: row.story_id for row in stored} == {row.id: stream.story_of(row.id) for row in rows}
+
+    story_rows = catalog.stories()
+    assert any(story.split_from for story in story_rows), "forced joins must have made a story split"
+    sizes = Counter(row.story_id for row in stored)
+    for story in story_rows:
+        if story.state != "merged":
+            assert story.size == sizes[story.id], story.label
+        members = members_from_json(story.members)
+        if members is not None:
+            assert sorted(m.article_id for m in members) == sorted(r.id for r in stored if r.story_id == story.id)
+
+    # The lineage reads both ways: the parent lists what split off it, the child its parent.
+    from pipeline.queries import Queries
+
+    live = {story.id: story for story in story_rows if not story.merged_into}
+    child = next(story for story in live.values() if story.split_from in live)
+    queries = Queries(settings, catalog, store=store)
+    assert {"split_from": child.split_from, "label": live[child.split_from].label,
+            "at": child.split_at.isoformat(), "score": child.split_score} in queries.story(child.id)["lineage"]
+    assert child.id in {event.get("split_off") for event in queries.story(child.split_from)["lineage"]}

@@ -136,6 +136,12 @@ stories = Table(
     Column("merged_at", UTCDateTime),
     Column("merge_score", Float),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Splits (0006): members of a story that may still split (JSON), and a split-off story's
+    # lineage.
+    Column("members", Text),
+    Column("split_from", String(36), index=True),
+    Column("split_at", UTCDateTime),
+    Column("split_score", Float),
 )
 
 # Stream-wide clusterer counters (term frequencies, clock): one JSON value per key.

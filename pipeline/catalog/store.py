@@ -540,14 +540,12 @@ class Catalog:
             return list(connection.execute(query))
 
     @retry_disconnects
-    def set_story_centroids(self, centroids: dict[str, tuple[bytes, int]]) -> None:
-        """Story id -> (centroid_sum, vector_count), in one transaction."""
+    def set_story_vectors(self, values: dict[str, dict[str, object]]) -> None:
+        """Story id -> the columns that hold its vectors (centroid_sum, vector_count, members),
+        in one transaction."""
         with self.engine.begin() as connection:
-            for story_id, (centroid_sum, count) in centroids.items():
-                connection.execute(
-                    update(stories).where(stories.c.id == story_id)
-                    .values(centroid_sum=centroid_sum, vector_count=count)
-                )
+            for story_id, columns in values.items():
+                connection.execute(update(stories).where(stories.c.id == story_id).values(**columns))
 
     def articles(self, ids: Sequence[str] | None = None) -> list:
         query = select(articles).order_by(*chronological(articles))
@@ -570,12 +568,15 @@ class Catalog:
         with self.engine.connect() as connection:
             return list(connection.execute(query))
 
-    def stories(self, *, states: Sequence[str] | None = None, ids: Sequence[str] | None = None) -> list:
+    def stories(self, *, states: Sequence[str] | None = None, ids: Sequence[str] | None = None,
+                split_from: str | None = None) -> list:
         query = select(stories).order_by(stories.c.last_seen.desc(), stories.c.id)
         if states is not None:
             query = query.where(stories.c.state.in_(list(states)))
         if ids is not None:
             query = query.where(stories.c.id.in_(list(ids)))
+        if split_from is not None:
+            query = query.where(stories.c.split_from == split_from)
         with self.engine.connect() as connection:
             return list(connection.execute(query))
 
@@ -590,9 +591,11 @@ class Catalog:
         article_updates: Sequence[dict[str, object]],
         meta: dict[str, str],
         merged: Sequence[tuple[str, str]] = (),
+        moved: dict[str, str] | None = None,
     ) -> None:
         """Persist one indexed batch atomically: stories, each article's story and explanation,
-        entry status ``indexed``, merges (articles follow their story) and clusterer counters."""
+        entry status ``indexed``, merges (articles follow their story), then the articles
+        splits ``moved`` (article id -> its story now) and clusterer counters."""
         now = utcnow()
         with self.engine.begin() as connection:
             if story_rows:
@@ -610,6 +613,8 @@ class Catalog:
                 )
             for gone, keep in merged:
                 connection.execute(update(articles).where(articles.c.story_id == gone).values(story_id=keep))
+            for article_id, story_id in (moved or {}).items():
+                connection.execute(update(articles).where(articles.c.id == article_id).values(story_id=story_id))
             if meta:
                 connection.execute(delete(clusterer_meta).where(clusterer_meta.c.key.in_(list(meta))))
                 connection.execute(insert(clusterer_meta), [{"key": k, "value": v} for k, v in meta.items()])
