@@ -358,6 +358,15 @@ class ReindexSummary:
                 "dimension": self.dimension, "collections": self.collections, "dropped": self.dropped}
 
 
+def _members_in_new_space(members: list[StoryMember], vectors: dict[str, np.ndarray]) -> list[StoryMember] | None:
+    """A story's members with their vectors from the new model; None (the story no longer
+    splits) if one of them was not embedded again (an article waiting to be re-indexed)."""
+    if any(member.vector is not None and member.article_id not in vectors for member in members):
+        return None
+    return [replace(member, vector=vectors[member.article_id]) if member.vector is not None else member
+            for member in members]
+
+
 def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | None = None,
             store: VectorStore | None = None, on_done: Callable[[int], None] | None = None) -> ReindexSummary:
     """Embed every indexed article again with the configured model into new versions of both
@@ -404,10 +413,7 @@ def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | Non
         for story in live:
             story.centroid_sum, story.count = sums[story.id], counts[story.id]
             if story.members is not None:
-                story.members = [
-                    replace(member, vector=member_vectors[member.article_id]) if member.vector is not None else member
-                    for member in story.members
-                ]
+                story.members = _members_in_new_space(story.members, member_vectors)
         store.upsert(fresh[STORIES], [story_point(story) for story in live])
         catalog.set_story_vectors({story.id: {
             key: value for key, value in story_to_row(story).items()

@@ -162,6 +162,14 @@ def test_reindex_with_another_model_switches_collections_and_keeps_the_stories(d
     assert set(store.physical_collections()) == set(result["collections"].values())
     assert {row.id: row.size for row in open_catalog(settings).stories()} == stories_before
     assert store.count(STORIES) == result["stories"]
+    # The vectors young stories keep for splitting are the new model's too.
+    from pipeline.indexing import members_from_json
+
+    kept = [m for row in open_catalog(settings).stories() for m in members_from_json(row.members) or [] if m.vector is not None]
+    assert kept, "the demo has young stories"
+    new_vectors = {p.id: p.vector for p in store.get(ARTICLES, [m.article_id for m in kept], with_vectors=True)}
+    for member in kept:
+        np.testing.assert_allclose(member.vector, new_vectors[member.article_id], atol=1e-6)
     assert run_json("index", env=env)["indexed"] == 0  # the new model is accepted
     again = run_json("lineup", env=env)
     assert [a["url"] for a in again["coverage"]] == [a["url"] for a in lineup["coverage"]]
