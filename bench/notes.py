@@ -266,6 +266,13 @@ the title's key terms for young stories (ecbplus −0.012 to +0.007, at a cost o
 wikinews and 0.1 on wikiref220), a stricter merge threshold (0.85 → 0.93: no change) and a
 higher join threshold (lost more recall than it gained precision).
 
+Where ecbplus's errors are now: 20 of its 91 predicted stories are mixed, most of them 16-30
+articles holding both events of a topic roughly half and half, and 97 of its 190 wrong joins
+go to stories of 10-29 articles. 2-means seeded by the farthest member often splits off an
+outlier or two instead of the second event (score under the margin). Seeding by the principal
+direction of the members (PDDP), with or without 2-means after it, was no better (ecbplus
++0.014 at margin 0.12, wikiref220 −0.014 at 0.10).
+
 **What would move it:** a learned join classifier over (vector similarity, background,
 cohesion, TF-IDF similarity, key-term overlap, time gap), trained on part of the labelled sets
 and evaluated on the rest, or a cross-encoder re-ranking the top candidate for young stories.

@@ -287,3 +287,10 @@ def test_split_stories_move_their_articles_in_catalog_and_store_and_resume_alike
     assert {"split_from": child.split_from, "label": live[child.split_from].label,
             "at": child.split_at.isoformat(), "score": child.split_score} in queries.story(child.id)["lineage"]
     assert child.id in {event.get("split_off") for event in queries.story(child.split_from)["lineage"]}
+    # ... and the story page says so, the parent's label escaped like all feed text.
+    from markupsafe import escape
+
+    from pipeline.web.pages import render_story
+
+    page = render_story("/storyline", queries.story(child.id), None)
+    assert "split from" in page and str(escape(live[child.split_from].label)) in page
