@@ -957,8 +957,8 @@ def _two_sides(vectors: np.ndarray, iterations: int) -> tuple[np.ndarray, float]
     if second.all() or not second.any():
         return None
     same_side = second[:, None] == second[None, :]
+    across = ~same_side
     np.fill_diagonal(same_side, False)
-    across = ~(second[:, None] == second[None, :])
     within = float(cosines[same_side].mean()) if same_side.any() else 0.0
     return second, within - float(cosines[across].mean())
 

@@ -392,8 +392,10 @@ def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | Non
         rows = catalog.indexed_articles()
         sums: dict[str, np.ndarray] = {}
         counts: Counter[str] = Counter()
-        kept_for_splits = {member.article_id for row in catalog.stories()
-                           for member in members_from_json(row.members) or [] if member.vector is not None}
+        # Read (and their members parsed) once: which vectors to keep, then the stories to update.
+        stories = [story_from_row(row) for row in catalog.stories() if not row.merged_into]
+        kept_for_splits = {member.article_id for story in stories
+                           for member in story.members or [] if member.vector is not None}
         member_vectors: dict[str, np.ndarray] = {}
         for chunk in batches(rows, settings.index_batch_size):
             vectors = embedder.encode([article_text(row) for row in chunk])
@@ -409,7 +411,7 @@ def reindex(settings: Settings, catalog: Catalog, *, embedder: TextEncoder | Non
                     member_vectors[row.id] = np.asarray(vector, dtype=np.float32)
             if on_done is not None:
                 on_done(len(chunk))
-        live = [story_from_row(row) for row in catalog.stories(ids=list(sums)) if not row.merged_into]
+        live = [story for story in stories if story.id in sums]
         for story in live:
             story.centroid_sum, story.count = sums[story.id], counts[story.id]
             if story.members is not None:
