@@ -5,7 +5,8 @@
 
 Writes ``bench/results/clustering_quality.json`` (pairwise and BCubed P/R/F1 of our
 clusterer, the baseline at its fixed threshold and at its oracle threshold). ``--cache-dir``
-keeps the embeddings between runs (keyed by a hash of the texts; never inside the repo).
+keeps the embeddings between runs (keyed by a hash of the model id and the texts; never inside
+the repository).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from bench.common import write_result
 from pipeline.clustering import ClusterConfig
-from pipeline.embedding import get_embedder
+from pipeline.embedding import embedder_for
 from pipeline.evaluation.clustering import (
     BASELINE_THRESHOLD,
     CORPORA,
@@ -34,11 +35,12 @@ from pipeline.settings import Settings
 
 def cached_embed(cache_dir: Path) -> Embed:
     def embed(texts: Sequence[str]) -> np.ndarray:
-        key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:24]
+        embedder = embedder_for(Settings())  # the pipeline's runtime, as the tests evaluate
+        key = hashlib.sha256("\x00".join([embedder.model_id, *texts]).encode()).hexdigest()[:24]
         path = cache_dir / f"{key}.npy"
         if path.exists():
             return np.load(path)
-        vectors = get_embedder().encode(texts)
+        vectors = embedder.encode(texts)
         cache_dir.mkdir(parents=True, exist_ok=True)
         np.save(path, vectors)
         return vectors
@@ -55,7 +57,7 @@ def main() -> None:
     data_dir = Settings().data_dir
     embed = cached_embed(args.cache_dir) if args.cache_dir else None
     results: dict[str, object] = {"config": repr(ClusterConfig()), "fixed_threshold": BASELINE_THRESHOLD,
-                                  "sets": {}}
+                                  "model": embedder_for(Settings()).model_id, "sets": {}}
     for corpus in [c for c in CORPORA if c.name in args.corpora]:
         path = data_dir / corpus.path
         if not path.is_file():

@@ -1,7 +1,7 @@
 """Embedding backend: torch vs ONNX fp32 vs ONNX int8 -- docs/s, agreement, clustering F1.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.embedding_bench [--speed-docs 500]
-        [--corpora newswcl50 wikinews-hscluster wikiref220 ecbplus] [--cache-dir DIR]
+        [--corpora NAME ...] [--cache-dir DIR]   (default: all five labelled sets)
 
 Speed: the same texts (the first documents of the labelled sets, as the index stage builds
 them) through each backend, batch 32, window 256, in one process, model load excluded, interleaved in rounds.
@@ -146,7 +146,7 @@ def run(speed_docs: int, corpora: list[str], cache_dir: Path | None, onnx_dir: P
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed-docs", type=int, default=500)
-    parser.add_argument("--corpora", nargs="*", default=["newswcl50", "wikinews-hscluster", "wikiref220", "ecbplus"])
+    parser.add_argument("--corpora", nargs="*", default=[corpus.name for corpus in CORPORA])
     parser.add_argument("--cache-dir", type=Path)
     parser.add_argument("--onnx-dir", type=Path)
     parser.add_argument("--output", type=Path)

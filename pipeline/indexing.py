@@ -13,6 +13,7 @@ import base64
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -235,11 +236,22 @@ class IndexStage:
             self._load_clusterer()
             rows = self.catalog.articles_to_index(limit)
             summary.articles = len(rows)
-            for chunk in batches(rows, self.settings.index_batch_size):
-                self._index_batch(chunk, summary)
-                if on_done is not None:
-                    on_done(len(chunk))
+            chunks = batches(rows, self.settings.index_batch_size)
+            # The next batch is embedded while this one is clustered and stored: the model's
+            # kernels release the GIL, and storing waits on disk (fsync) more than on CPU.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as embedding:
+                upcoming = embedding.submit(self._embed, chunks[0]) if chunks else None
+                for number, chunk in enumerate(chunks):
+                    vectors = upcoming.result()  # type: ignore[union-attr]
+                    if number + 1 < len(chunks):
+                        upcoming = embedding.submit(self._embed, chunks[number + 1])
+                    self._index_batch(chunk, vectors, summary)
+                    if on_done is not None:
+                        on_done(len(chunk))
         return summary
+
+    def _embed(self, rows: Sequence) -> np.ndarray:
+        return self.embedder.encode([article_text(row) for row in rows])
 
     def merge_pass(self) -> tuple[dict[str, tuple], list[tuple[str, MergeRecord]]]:
         """The clusterer's merge pass, persisted; returns the snapshot before it and the merges."""
@@ -250,8 +262,7 @@ class IndexStage:
             self.persist(before)
         return before, merges
 
-    def _index_batch(self, rows: Sequence, summary: IndexSummary) -> None:
-        vectors = self.embedder.encode([article_text(row) for row in rows])
+    def _index_batch(self, rows: Sequence, vectors: np.ndarray, summary: IndexSummary) -> None:
         state = self.clusterer.state
         originals = [row.syndicated_of for row in rows if row.syndicated_of]
         for original in self.catalog.articles(ids=originals):

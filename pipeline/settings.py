@@ -74,8 +74,8 @@ class Settings(BaseSettings):
     )
     embed_backend: Literal["onnx", "onnx-int8", "torch"] | None = Field(
         default=None,
-        description="onnx, onnx-int8 (the bundled model only) or torch; unset: onnx for the "
-        "bundled model, torch for any other.",
+        description="onnx, onnx-int8 (the bundled model only) or torch; unset: onnx-int8 for "
+        "the bundled model, torch for any other.",
     )
     models_dir: Path | None = Field(
         default=None, description="Exported ONNX files; unset: STORYLINE_HOME/models."
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     @property
     def embedding_backend(self) -> str:
         """The embedding runtime in effect (see embed_backend)."""
-        return self.embed_backend or ("torch" if self.model else "onnx")
+        return self.embed_backend or ("torch" if self.model else "onnx-int8")
 
     @property
     def airflow_home(self) -> Path:

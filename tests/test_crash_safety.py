@@ -195,6 +195,45 @@ def test_index_with_the_store_locked_fails_cleanly_then_completes(site: DemoSite
     assert open_store(settings).count(ARTICLES) == extracted
 
 
+class EmbedderFailingOnCall:
+    """The real embedder, failing on one call: fault injection for a runtime error mid-run,
+    which the real model cannot be made to raise on demand."""
+
+    def __init__(self, failing_call: int):
+        from pipeline.embedding import get_embedder
+
+        self._embedder = get_embedder(backend="torch")
+        self.model_id, self.dimension = self._embedder.model_id, self._embedder.dimension
+        self.batch_size = self._embedder.batch_size
+        self.failing_call, self.calls = failing_call, 0
+
+    def encode(self, texts):
+        self.calls += 1
+        if self.calls == self.failing_call:
+            raise RuntimeError("the model runtime failed")
+        return self._embedder.encode(texts)
+
+
+def test_an_embedding_failure_keeps_the_batches_before_it_and_a_rerun_completes(site: DemoSite, tmp_path: Path) -> None:
+    """The index stage embeds the next batch while it stores the current one: a failure there
+    must surface once the batches before it are stored, with nothing after it marked indexed."""
+    from pipeline.indexing import IndexStage
+
+    home = tmp_path / "home"
+    run_json("poll", "--fetch", env=env_for(site, home))
+    settings = Settings(home=home, index_batch_size=4, embed_backend="torch")
+    catalog = open_catalog(settings)
+    extracted = catalog.count_entries(EntryStatus.EXTRACTED)
+    assert extracted > 12
+
+    with pytest.raises(RuntimeError, match="model runtime failed"):
+        IndexStage(settings, catalog, embedder=EmbedderFailingOnCall(3)).run()  # type: ignore[arg-type]
+    assert catalog.count_entries(EntryStatus.INDEXED) == 8 == open_store(settings).count(ARTICLES)
+    summary = IndexStage(settings, catalog).run()
+    assert summary.indexed == extracted - 8
+    assert catalog.count_entries(EntryStatus.INDEXED) == extracted == open_store(settings).count(ARTICLES)
+
+
 # -- PostgreSQL restarted mid-run ---------------------------------------------------------------
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 
