@@ -25,7 +25,7 @@ quarter, more than any change this pass). With the torch runtime
   embedding's wall time and CPU; everything else is the run's CPU minus that (the demo site's
   answering, 0.4 CPU-s, is measured per connection and taken out: a real site runs
   elsewhere). No schedule can beat max(embedding time, all CPU / cores): that bound is 0.83
-  above (0.70 for torch), 0.73-0.88 across today's runs as the reference moved.
+  above (0.70 for torch), and 0.73 in the run where the reference was 32.2 docs/s.
 
 **Why it is still short: the page stage, which runs before the index stage, is 39% of the
 wall time.** The DAG runs poll, fetch and index tasks one after the other, and the benchmark
