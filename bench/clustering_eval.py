@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.common import write_result
 from pipeline.clustering import ClusterConfig
-from pipeline.embedding import embedder_for
+from pipeline.embedding import TextEncoder, embedder_for
 from pipeline.evaluation.clustering import (
     BASELINE_THRESHOLD,
     CORPORA,
@@ -33,9 +33,8 @@ from pipeline.evaluation.clustering import (
 from pipeline.settings import Settings
 
 
-def cached_embed(cache_dir: Path) -> Embed:
+def cached_embed(cache_dir: Path, embedder: TextEncoder) -> Embed:
     def embed(texts: Sequence[str]) -> np.ndarray:
-        embedder = embedder_for(Settings())  # the pipeline's runtime, as the tests evaluate
         key = hashlib.sha256("\x00".join([embedder.model_id, *texts]).encode()).hexdigest()[:24]
         path = cache_dir / f"{key}.npy"
         if path.exists():
@@ -55,9 +54,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     data_dir = Settings().data_dir
-    embed = cached_embed(args.cache_dir) if args.cache_dir else None
+    embedder = embedder_for(Settings())  # the pipeline's runtime, as the tests evaluate
+    embed = cached_embed(args.cache_dir, embedder) if args.cache_dir else None
     results: dict[str, object] = {"config": repr(ClusterConfig()), "fixed_threshold": BASELINE_THRESHOLD,
-                                  "model": embedder_for(Settings()).model_id, "sets": {}}
+                                  "model": embedder.model_id, "sets": {}}
     for corpus in [c for c in CORPORA if c.name in args.corpora]:
         path = data_dir / corpus.path
         if not path.is_file():

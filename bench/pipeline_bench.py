@@ -138,9 +138,8 @@ def run(articles: int, backend: str) -> dict[str, object]:
         wall = time.perf_counter() - started - load_s
         # All the run's CPU but the model load and the site's answering (a real site runs
         # elsewhere); the embedding's share is taken out below.
-        run_cpu = (time.process_time() - cpu_started - load_cpu + children_cpu_s() - workers_started
-                   - site.serving_cpu_s)
         site_cpu = site.serving_cpu_s
+        run_cpu = time.process_time() - cpu_started - load_cpu + children_cpu_s() - workers_started - site_cpu
     # "index" includes the embedding; what is left is the storing and clustering that the next
     # batch's embedding did not hide.
     clock.seconds["store+cluster"] = clock.seconds.pop("index") - clock.seconds["embed"]

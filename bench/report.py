@@ -170,7 +170,7 @@ def clustering_quality_section(r: dict) -> str:
         f"One configuration for every set: `{r['config']}`. The TF-IDF single-pass baseline at its "
         f"fixed threshold ({r['fixed_threshold']}) and at its best threshold on each set's own labels "
         f"(an oracle). Goal: ours above the oracle on every set, by 0.03 or more. Vectors: "
-        f"{r.get('model', 'torch')}, the pipeline's default runtime.\n\n"
+        f"{r['model']}, the pipeline's default runtime.\n\n"
         + _table(["set", "docs", "our stories", "our pairwise F1", "our BCubed F1", "TF-IDF fixed BCubed F1",
                   "TF-IDF oracle BCubed F1", "margin over oracle"], rows)
     )

@@ -238,7 +238,8 @@ class IndexStage:
             summary.articles = len(rows)
             chunks = batches(rows, self.settings.index_batch_size)
             # The next batch is embedded while this one is clustered and stored: the model's
-            # kernels release the GIL, and storing waits on disk (fsync) more than on CPU.
+            # kernels release the GIL, so storing runs beside them (1.7-1.9 s of storing per
+            # 500 articles became 0.3-0.4 s not hidden, docs/BENCHMARKS.md section 1).
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as embedding:
                 upcoming = embedding.submit(self._embed, chunks[0]) if chunks else None
                 for number, chunk in enumerate(chunks):
