@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Self
@@ -173,10 +173,7 @@ class PageStage:
              on_done: Callable[[str], None] | None) -> FetchSummary:
         to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
         if to_fetch:
-            with ThreadPoolExecutor(4) as pool:
-                outcomes = zip(to_fetch, pool.map(lambda row: self._fetch(tools.client, row), to_fetch))
-                while group := list(itertools.islice(outcomes, FETCH_RECORD_GROUP)):
-                    self._after_fetch(group, summary, on_done)
+            self._download(tools.client, to_fetch, summary, on_done)
         fetched = [
             row for row in self.catalog.entries(ids=list(rows))
             if row.status == EntryStatus.FETCHED.value
@@ -197,14 +194,23 @@ class PageStage:
         except StorylineError as exc:
             return exc
 
-    def _after_fetch(self, outcomes: Sequence[tuple], summary: FetchSummary, on_done) -> None:
-        """Record a group of fetches: the pages stored, in one transaction, then each failure."""
-        pages = [(row.id, *outcome) for row, outcome in outcomes if not isinstance(outcome, StorylineError)]
-        self.catalog.mark_fetched(pages)
-        summary.pages += len(pages)
-        for row, error in outcomes:
-            if isinstance(error, StorylineError):
-                self._after_fetch_error(row, error, summary)
+    def _download(self, client: HttpClient, to_fetch: Sequence, summary: FetchSummary, on_done) -> None:
+        """Record pages in groups in the order their downloads complete (in entry order, one
+        slow page held every later page unrecorded); handle failures once all are in, in
+        entry order, since a refused page's feed summary is stored and so takes part in the
+        duplicate checks, whose outcome must not depend on timing."""
+        with ThreadPoolExecutor(4) as pool:
+            futures = {pool.submit(self._fetch, client, row): row for row in to_fetch}
+            completed = ((futures[future], future.result()) for future in as_completed(futures))
+            failures = {}
+            while group := list(itertools.islice(completed, FETCH_RECORD_GROUP)):
+                pages = [(row.id, *outcome) for row, outcome in group if not isinstance(outcome, StorylineError)]
+                self.catalog.mark_fetched(pages)
+                summary.pages += len(pages)
+                failures.update((row.id, outcome) for row, outcome in group if isinstance(outcome, StorylineError))
+        for row in to_fetch:
+            if row.id in failures:
+                self._after_fetch_error(row, failures[row.id], summary)
                 if on_done is not None:
                     on_done(row.id)
 

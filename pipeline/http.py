@@ -15,8 +15,10 @@ import ipaddress
 import os
 import socket
 import ssl
+import threading
 import time
 import zlib
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,8 +95,44 @@ class GuardedNetworkBackend(httpcore.SyncBackend):
 
 
 # -- politeness ---------------------------------------------------------------------------
+class FairGate:
+    """At most ``limit`` threads inside at once, admitted strictly in arrival order.
+
+    The catalog's slots are claimed by polling, which lets a thread that has just released a
+    slot take it again at once: with more threads than slots, one thread held a host for a
+    whole run while the others waited until their deadline. Queueing here first keeps the
+    wait of each request to its place in line."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._inside = 0
+        self._waiting: deque[object] = deque()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def admitted(self, timeout: float) -> Iterator[bool]:
+        """Yields whether this thread got in before ``timeout`` seconds passed."""
+        ticket = object()
+        with self._changed:
+            self._waiting.append(ticket)
+            admitted = self._changed.wait_for(
+                lambda: self._waiting[0] is ticket and self._inside < self._limit, max(0.0, timeout)
+            )
+            self._waiting.remove(ticket)
+            self._inside += admitted
+            self._changed.notify_all()
+        try:
+            yield admitted
+        finally:
+            if admitted:
+                with self._changed:
+                    self._inside -= 1
+                    self._changed.notify_all()
+
+
 class Politeness:
-    """Per-host minimum delay and concurrency, shared by all processes through the catalog."""
+    """Per-host minimum delay and concurrency, shared by all processes through the catalog
+    (and, within one process, queued first come first served)."""
 
     def __init__(self, engine: Engine, *, min_delay: float, max_concurrency: int, lease: float = 120.0):
         self.engine = engine
@@ -102,6 +140,8 @@ class Politeness:
         self.max_concurrency = max(1, max_concurrency)
         self.lease = lease
         self._hosts_with_rows: set[str] = set()  # rows are never deleted
+        self._gates: defaultdict[str, FairGate] = defaultdict(lambda: FairGate(self.max_concurrency))
+        self._gates_lock = threading.Lock()
 
     @retry_disconnects
     def _ensure_rows(self, host: str) -> None:
@@ -126,13 +166,18 @@ class Politeness:
 
     @contextmanager
     def slot(self, host: str, deadline: float) -> Iterator[None]:
-        self._ensure_rows(host)
-        slot, start_at = self._acquire_slot(host, deadline)
-        try:
-            self._wait_for_turn(host, start_at, deadline)
-            yield
-        finally:
-            self._release(host, slot)
+        with self._gates_lock:
+            gate = self._gates[host]
+        with gate.admitted(deadline - time.time()) as admitted:
+            if not admitted:
+                raise _no_slot_in_time(host)
+            self._ensure_rows(host)
+            slot, start_at = self._acquire_slot(host, deadline)
+            try:
+                self._wait_for_turn(host, start_at, deadline)
+                yield
+            finally:
+                self._release(host, slot)
 
     @retry_disconnects
     def _release(self, host: str, slot: int) -> None:
@@ -166,7 +211,7 @@ class Politeness:
                     if taken:
                         return slot, self._reserve_start(connection, host)
             if now > deadline:
-                raise StorylineError(ErrorClass.TIMEOUT, f"no politeness slot for {host} in time")
+                raise _no_slot_in_time(host)
             time.sleep(0.05)
 
     def _reserve_start(self, connection: Connection, host: str) -> float:
@@ -200,6 +245,10 @@ class Politeness:
                 .where(host_politeness.c.host == host, host_politeness.c.next_start_at < until)
                 .values(next_start_at=until)
             )
+
+
+def _no_slot_in_time(host: str) -> StorylineError:
+    return StorylineError(ErrorClass.TIMEOUT, f"no politeness slot for {host} in time")
 
 
 # Who holds a slot: a lease whose holder died on this machine (kill -9) is free at once,

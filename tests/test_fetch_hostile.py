@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from pipeline.catalog import open_catalog
+from pipeline.fetching import FETCH_RECORD_GROUP
 from pipeline.records import EntryStatus, FeedSource
 from pipeline.stages import fetch_batch, plan_fetch_batches, poll_batch
 from tests.conftest import make_settings
@@ -114,3 +119,38 @@ def test_hostile_pages_each_end_in_their_class_and_the_batch_goes_on(tmp_path, o
     assert articles["/forbidden.html"].body_source == "feed"
     failed = entries["/slow.html"]
     assert failed.attempts == 2 and failed.next_attempt_at is not None  # fetched, then extraction failed
+
+
+def test_pages_are_recorded_as_they_arrive_while_one_page_hangs(tmp_path) -> None:
+    """A killed run loses at most a group of downloads: recording waits for no single page.
+    The first page requested hangs until the test has seen the others recorded."""
+    paths = [f"/page-{n}.html" for n in range(12)]
+    page = article_page("Northern quay to reopen next month")
+    first_request = threading.Lock()
+    release = threading.Event()
+
+    def hangs_the_first_time(handler) -> None:
+        if first_request.acquire(blocking=False):
+            release.wait(30)
+        send(handler, 200, page, "text/html")
+
+    with FixtureServer("127.0.0.1", dict.fromkeys(paths, hangs_the_first_time)) as server:
+        server.routes["/feed.xml"] = static(feed(server.base_url, paths))
+        settings = make_settings(tmp_path / "home", read_timeout=60.0, total_timeout=60.0)
+        catalog = open_catalog(settings)
+        catalog.sync_registry([FeedSource("quay", server.url("/feed.xml"))])
+        poll_batch(settings, [server.url("/feed.xml")], catalog=catalog)
+        (batch,) = plan_fetch_batches(settings, catalog=catalog)
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(fetch_batch, settings, batch, catalog=catalog)
+            try:
+                deadline = time.monotonic() + 30
+                while catalog.count_entries(EntryStatus.FETCHED) < FETCH_RECORD_GROUP:
+                    assert time.monotonic() < deadline, "pages behind the hanging one stayed unrecorded"
+                    assert not running.done(), running.result()
+                    time.sleep(0.05)
+            finally:
+                release.set()
+            summary = running.result()
+    assert summary["extracted"] >= 1 and summary["pages"] == len(paths)
+    assert catalog.count_entries(EntryStatus.NEW) == catalog.count_entries(EntryStatus.FETCHED) == 0

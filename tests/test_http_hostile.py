@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -227,3 +228,41 @@ def test_politeness_spaces_requests_to_one_host_across_clients(tmp_path) -> None
                 starts.append(time.monotonic())
         gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert min(gaps) >= 0.25, gaps
+
+
+def test_threads_sharing_one_host_are_served_in_turn(tmp_path) -> None:
+    """Four threads, one slot: each waits its place in line. Claiming the catalog slot by
+    polling alone let the thread that had just released it take it again, so one thread
+    was served throughout and the others reached their deadline."""
+    with FixtureServer("127.0.0.1", {"/a": static(b"ok", "text/plain")}) as server:
+        settings = make_settings(tmp_path / "home", host_min_delay=0.05, host_max_concurrency=1)
+        catalog = open_catalog(settings)
+        served: list[int] = []
+
+        def fetch_five(thread: int) -> None:
+            for _ in range(5):
+                client.fetch(server.url("/a"), max_bytes=100)
+                served.append(thread)
+
+        with HttpClient(settings, catalog.engine) as client, ThreadPoolExecutor(4) as pool:
+            list(pool.map(fetch_five, range(4)))
+    nth_of_its_thread = [served[: i + 1].count(thread) for i, thread in enumerate(served)]
+    # In turn: no thread gets its (k+2)-th request before every thread has had its k-th.
+    for i, rank in enumerate(nth_of_its_thread):
+        for other in range(4):
+            assert served[:i].count(other) >= rank - 2, served
+
+
+def test_a_request_that_cannot_get_a_slot_before_its_deadline_is_a_timeout(tmp_path) -> None:
+    settings = make_settings(tmp_path / "home", host_max_concurrency=1)
+
+    def claim(client: HttpClient) -> None:
+        with client.politeness.slot("example.test", time.time() + 0.2):
+            pass
+
+    with HttpClient(settings, open_catalog(settings).engine) as client:
+        with (client.politeness.slot("example.test", time.time() + 5), ThreadPoolExecutor(1) as pool,
+              pytest.raises(StorylineError) as caught):
+            pool.submit(claim, client).result()
+        claim(client)  # the slot, released, is free again
+    assert caught.value.error_class is ErrorClass.TIMEOUT
