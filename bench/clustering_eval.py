@@ -12,39 +12,20 @@ the repository).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
-from bench.common import write_result
+from bench.common import cached_encode, write_result
 from pipeline.clustering import ClusterConfig
-from pipeline.embedding import TextEncoder, embedder_for
+from pipeline.embedding import embedder_for
 from pipeline.evaluation.clustering import (
     BASELINE_THRESHOLD,
     CORPORA,
-    Embed,
     evaluate_file,
     load_stream,
     sweep_baseline,
 )
 from pipeline.settings import Settings
-
-
-def cached_embed(cache_dir: Path, embedder: TextEncoder) -> Embed:
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        key = hashlib.sha256("\x00".join([embedder.model_id, *texts]).encode()).hexdigest()[:24]
-        path = cache_dir / f"{key}.npy"
-        if path.exists():
-            return np.load(path)
-        vectors = embedder.encode(texts)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors)
-        return vectors
-
-    return embed
 
 
 def main() -> None:
@@ -55,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = Settings().data_dir
     embedder = embedder_for(Settings())  # the pipeline's runtime, as the tests evaluate
-    embed = cached_embed(args.cache_dir, embedder) if args.cache_dir else None
+    embed = cached_encode(embedder.encode, args.cache_dir, embedder.model_id) if args.cache_dir else None
     results: dict[str, object] = {"config": repr(ClusterConfig()), "fixed_threshold": BASELINE_THRESHOLD,
                                   "model": embedder.model_id, "sets": {}}
     for corpus in [c for c in CORPORA if c.name in args.corpora]:

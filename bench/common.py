@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -111,3 +114,24 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def cached_encode(encode: Callable[[Sequence[str]], np.ndarray], cache_dir: Path | None,
+                  *key_parts: str) -> Callable[[Sequence[str]], np.ndarray]:
+    """``encode``, its vectors kept in ``cache_dir`` (never in the repository) by texts and
+    ``key_parts``: the model id, which names the int8 recipe, and the runtime where two
+    runtimes share a model id."""
+    if cache_dir is None:
+        return encode
+
+    def run(texts: Sequence[str]) -> np.ndarray:
+        key = hashlib.sha256("\x00".join([*key_parts, *texts]).encode()).hexdigest()[:24]
+        path = cache_dir / f"{key}.npy"
+        if path.exists():
+            return np.load(path)
+        vectors = encode(texts)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+        return vectors
+
+    return run

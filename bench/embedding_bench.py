@@ -14,41 +14,21 @@ Vectors are cached per backend under ``--cache-dir`` (never in the repository).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import peak_rss_mb, write_result
+from bench.common import cached_encode, peak_rss_mb, write_result
 from pipeline.embedding import ONNX_SUBDIR, Embedder, OnnxEmbedder, embedding_text
 from pipeline.evaluation.clustering import CORPORA, bcubed_scores, cluster_docs, load_stream
 from pipeline.settings import Settings
 
 SPEED_ROUNDS = 4
-Encode = Callable[[Sequence[str]], np.ndarray]
-
-
-def cached(encode: Encode, cache_dir: Path | None, backend: str) -> Encode:
-    if cache_dir is None:
-        return encode
-
-    def run(texts: Sequence[str]) -> np.ndarray:
-        key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:24]
-        path = cache_dir / f"{backend}-{key}.npy"
-        if path.exists():
-            return np.load(path)
-        vectors = encode(texts)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors)
-        return vectors
-
-    return run
 
 
 def speed_texts(data_dir: Path, count: int) -> list[str]:
@@ -122,7 +102,7 @@ def run(speed_docs: int, corpora: list[str], cache_dir: Path | None, onnx_dir: P
         truth = [doc.label for doc in docs]
         quality[corpus.name] = {}
         for name, backend in backends.items():
-            embedded = cached(backend.encode, cache_dir, name)(doc_texts)  # type: ignore[attr-defined]
+            embedded = cached_encode(backend.encode, cache_dir, name, backend.model_id)(doc_texts)  # type: ignore[attr-defined]
             quality[corpus.name][name] = round(bcubed_scores(truth, cluster_docs(docs, embedded)).f1, 4)
         print(corpus.name, quality[corpus.name], flush=True)
     return {
