@@ -271,7 +271,7 @@ each, and an index task that finds nothing.
 5-minute schedule cuts the mean wait from 450 s to 150 s.
 """,
     "memory": """
-**What limits it.** The index task holds the model runtime and the vector store: 468 MB with
+**What limits it.** The index task holds the model runtime and the vector store: 461 MB with
 the default int8 ONNX runtime (610 MB with fp32 ONNX, session 4) against 815 MB with torch (the
 same benchmark with `STORYLINE_EMBED_BACKEND=torch`). ONNX batches 16 texts, not 32: measured
 on the unfused export, its peak followed the batch (988 MiB at 32, 554 at 16, same docs/s;
@@ -297,11 +297,12 @@ pipeline's bottleneck (section 1). Remaining errors are mostly boilerplate kept 
 a body (precision) on pages without semantic markup.
 """,
     "clustering_quality": """
-**Goal met on every set; the 0.03 target margin is met on four of five (ecbplus: +0.021).**
-One configuration beats the oracle TF-IDF baseline on all five sets. The table is measured
-on the default int8 runtime (session 6); on torch's vectors (session 5) the margins were within
-0.001 of these (allsides +0.060, ecbplus +0.020, the other three equal), and the sweeps below
-were run on torch's vectors. What moved it (each
+**Goal met on every set; the 0.03 target margin is met on three of five (ecbplus: +0.019,
+wikinews: +0.029).** One configuration beats the oracle TF-IDF baseline on all five sets. The
+table is measured on the default int8 runtime with session 8's recipe (section 2); with
+session 6's recipe on the Xeon ecbplus was +0.021 and wikinews +0.033, on torch's vectors
+(session 5) ecbplus +0.020 and wikinews +0.033, the other sets within 0.001 of the table; the
+sweeps below were run on torch's vectors. What moved it (each
 measured on all five sets, ablations in the commits):
 
 - *story splitting* (this pass; `split_*` in `ClusterConfig`): a join decides on the centroid,
