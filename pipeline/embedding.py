@@ -144,11 +144,12 @@ def export_onnx(model_path: str, target: Path, precision: OnnxPrecision) -> Path
         # The feed-forward outputs stay fp32: their input, after GELU, is long-tailed, and with
         # them quantised the story clusters lost up to 0.008 BCubed F1 on an AVX2 CPU, whose
         # int8 kernel saturates (measured, docs/BENCHMARKS.md section 2).
-        feed_forward_out = [node.name for node in onnx.load(str(fp32)).graph.node
+        model = onnx.load(str(fp32))  # read once: for the node names and for the quantiser
+        feed_forward_out = [node.name for node in model.graph.node
                             if node.op_type == "MatMul" and FEED_FORWARD_OUT.search(node.name)]
         if not feed_forward_out:
             raise ValueError(f"{fp32}: no feed-forward output MatMul to keep in fp32")
-        quantize_dynamic(str(fp32), str(partial), op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
+        quantize_dynamic(model, str(partial), op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
                          weight_type=QuantType.QInt8, nodes_to_exclude=feed_forward_out,
                          # the fused kernels are outside shape inference's reach
                          extra_options={"DefaultTensorType": TensorProto.FLOAT})
