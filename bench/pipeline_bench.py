@@ -178,15 +178,33 @@ def run(articles: int, backend: str) -> dict[str, object]:
     }
 
 
+REPEAT_FIELDS = ("ratio", "pipeline_articles_per_s", "raw_encode_docs_per_s", "own_runtime_encode_docs_per_s",
+                 "ratio_to_own_runtime", "schedule_bound_ratio", "wall_s")
+
+
+def repeated(articles: int, backend: str, repeats: int) -> dict[str, object]:
+    """``run`` ``repeats`` times; the run with the median ratio, and every run's figures.
+
+    The reference's own rate moves by up to a quarter between runs on this shared machine
+    (measured: 11.5-14.3 docs/s in three consecutive passes of one process), more than any
+    change to the code, so one run says little about whether the goal is met reliably."""
+    runs = [run(articles, backend) for _ in range(repeats)]
+    ordered = sorted(runs, key=lambda result: result["ratio"])
+    median = ordered[(len(ordered) - 1) // 2]
+    return median | {"repeats": [{field: result[field] for field in REPEAT_FIELDS} for result in runs]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=500)
     parser.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
                         default=Settings().embedding_backend,
                         help="the index stage's runtime, default as configured (the reference is always torch)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs, each with its own reference; the result is the median run")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
-    result = run(args.articles, args.backend)
+    result = repeated(args.articles, args.backend, args.repeats)
     print(write_result("pipeline", result, args.output))
     print(result)
 

@@ -27,7 +27,7 @@ DOCS = REPO / "docs" / "BENCHMARKS.md"
 
 # name -> (full arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
-    "pipeline": (["--articles", "500"], ["--articles", "40"]),
+    "pipeline": (["--articles", "500", "--repeats", "3"], ["--articles", "40"]),
     "pipeline_torch": (["--articles", "500", "--backend", "torch"], ["--articles", "20", "--backend", "torch"]),
     "embedding": (
         ["--speed-docs", "500", "--cache-dir", "/tmp/storyline-bench-embeddings"],

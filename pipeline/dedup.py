@@ -122,11 +122,11 @@ class SyndicationIndex:
     def insert(self, article_id: str, stored: bytes) -> None:
         """Add an article in first-seen order. A known id keeps its place; its signature is
         replaced when it changed (the page was extracted again with a new body)."""
-        minhash = _from_signature(stored)
         known = self._minhashes.get(article_id)
+        if known is not None and np.array_equal(known.hashvalues, np.frombuffer(stored, dtype=_SIGNATURE_DTYPE)):
+            return  # read again: the page stage reads every signature stored since its last read
+        minhash = _from_signature(stored)
         if known is not None:
-            if np.array_equal(known.hashvalues, minhash.hashvalues):
-                return
             self._lsh.remove(article_id)
         self._lsh.insert(article_id, minhash)
         self._order.setdefault(article_id, len(self._order))

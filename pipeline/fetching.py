@@ -99,6 +99,16 @@ class _StageTools:
         self.extractors.close()
 
 
+@dataclass
+class _Downloaded:
+    """A batch whose new entries were downloaded: what `PageStage._finish` needs next."""
+
+    entry_ids: list[str]
+    to_fetch: list  # the entries that were new, in entry order
+    summary: FetchSummary = field(default_factory=FetchSummary)
+    failures: dict[str, StorylineError] = field(default_factory=dict)
+
+
 class _Spans:
     """Disjoint time spans, merged as they are added: a re-dated article far in the past adds
     its own window, not everything between it and the windows read so far."""
@@ -160,27 +170,52 @@ class PageStage:
             self._tools = None
 
     def run(self, entry_ids: Sequence[str], on_done: Callable[[str], None] | None = None) -> FetchSummary:
-        summary = FetchSummary()
-        rows = {row.id: row for row in self.catalog.entries(ids=list(entry_ids))}
-        if not any(row.status in PAGE_STAGE_STATUSES for row in rows.values()):
-            return summary
+        rows = self.catalog.entries(ids=list(entry_ids))
+        if not any(row.status in PAGE_STAGE_STATUSES for row in rows):
+            return FetchSummary()
         if self._tools is not None:
-            return self._run(self._tools, rows, summary, on_done)
+            return self._finish(self._download_batch(self._tools.client, rows), self._tools, on_done)
         with _StageTools.open(self.settings, self.catalog) as tools:
-            return self._run(tools, rows, summary, on_done)
+            return self._finish(self._download_batch(tools.client, rows), tools, on_done)
 
-    def _run(self, tools: _StageTools, rows: dict, summary: FetchSummary,
-             on_done: Callable[[str], None] | None) -> FetchSummary:
-        to_fetch = [row for row in rows.values() if row.status == EntryStatus.NEW.value]
-        if to_fetch:
-            self._download(tools.client, to_fetch, summary, on_done)
+    def run_batches(self, batches: Iterable[Sequence[str]],
+                    on_done: Callable[[str], None] | None = None) -> Iterator[FetchSummary]:
+        """One summary per batch, in order, inside this stage's ``with`` block. The next batch
+        downloads while this one is extracted and stored: extraction runs in other processes,
+        so the downloads take the time the main process would otherwise wait for them."""
+        if self._tools is None:
+            raise RuntimeError("run_batches runs inside `with PageStage(...)`")
+        tools = self._tools
+
+        def download(entry_ids: Sequence[str]) -> _Downloaded:
+            return self._download_batch(tools.client, self.catalog.entries(ids=list(entry_ids)))
+
+        pending = iter(batches)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="download-ahead") as ahead:
+            first = next(pending, None)
+            upcoming = ahead.submit(download, first) if first is not None else None
+            while upcoming is not None:
+                batch = upcoming.result()
+                following = next(pending, None)
+                upcoming = ahead.submit(download, following) if following is not None else None
+                yield self._finish(batch, tools, on_done)
+
+    def _finish(self, batch: _Downloaded, tools: _StageTools,
+                on_done: Callable[[str], None] | None) -> FetchSummary:
+        """The failed downloads, then extraction of the batch's fetched pages (this batch's and
+        any left by a killed run). Every store runs here, in the caller's thread."""
+        for row in batch.to_fetch:
+            if row.id in batch.failures:
+                self._after_fetch_error(row, batch.failures[row.id], batch.summary)
+                if on_done is not None:
+                    on_done(row.id)
         fetched = [
-            row for row in self.catalog.entries(ids=list(rows))
+            row for row in self.catalog.entries(ids=batch.entry_ids)
             if row.status == EntryStatus.FETCHED.value
         ]
         if fetched:
-            self._extract(tools.extractors, fetched, summary, on_done)
-        return summary
+            self._extract(tools.extractors, fetched, batch.summary, on_done)
+        return batch.summary
 
     # -- fetch ----------------------------------------------------------------------------
     def _fetch(self, client: HttpClient, row) -> tuple[str, str] | StorylineError:
@@ -194,25 +229,25 @@ class PageStage:
         except StorylineError as exc:
             return exc
 
-    def _download(self, client: HttpClient, to_fetch: Sequence, summary: FetchSummary, on_done) -> None:
-        """Record pages in groups in the order their downloads complete (in entry order, one
-        slow page held every later page unrecorded); handle failures once all are in, in
-        entry order, since a refused page's feed summary is stored and so takes part in the
-        duplicate checks, whose outcome must not depend on timing."""
+    def _download_batch(self, client: HttpClient, rows: Sequence) -> _Downloaded:
+        """Download the batch's new entries and record their pages in groups in the order the
+        downloads complete (in entry order, one slow page held every later page unrecorded).
+        Failures are kept for `_finish`, which handles them in entry order: a refused page's
+        feed summary is stored and so takes part in the duplicate checks, whose outcome must
+        not depend on timing."""
+        batch = _Downloaded([row.id for row in rows], [row for row in rows if row.status == EntryStatus.NEW.value])
+        if not batch.to_fetch:
+            return batch
         with ThreadPoolExecutor(4) as pool:
-            futures = {pool.submit(self._fetch, client, row): row for row in to_fetch}
+            futures = {pool.submit(self._fetch, client, row): row for row in batch.to_fetch}
             completed = ((futures[future], future.result()) for future in as_completed(futures))
-            failures = {}
             while group := list(itertools.islice(completed, FETCH_RECORD_GROUP)):
                 pages = [(row.id, *outcome) for row, outcome in group if not isinstance(outcome, StorylineError)]
                 self.catalog.mark_fetched(pages)
-                summary.pages += len(pages)
-                failures.update((row.id, outcome) for row, outcome in group if isinstance(outcome, StorylineError))
-        for row in to_fetch:
-            if row.id in failures:
-                self._after_fetch_error(row, failures[row.id], summary)
-                if on_done is not None:
-                    on_done(row.id)
+                batch.summary.pages += len(pages)
+                batch.failures.update(
+                    (row.id, outcome) for row, outcome in group if isinstance(outcome, StorylineError))
+        return batch
 
     def _after_fetch_error(self, row, error: StorylineError, summary: FetchSummary) -> None:
         summary.errors[error.error_class.value] += 1
@@ -350,12 +385,16 @@ class PageStage:
         else:
             # None: the catalog held no article at the last read, so every stored one is new.
             rows = self.catalog.signatures(stored_since=self._last_stored_at)
-        for span in self._signatures_read.missing(start, end):
-            rows += self.catalog.signatures(published=span)
+        if self._signatures_read.missing(start, end):
+            # A window further: pages arrive in about publication order, so the next pages'
+            # windows are read too (one read per window of publication time, not per page).
+            end += SYNDICATION_WINDOW
+            for span in self._signatures_read.missing(start, end):
+                rows += self.catalog.signatures(published=span)
+            self._signatures_read.add(start, end)
         for row in rows:
             self._signatures.insert(row.id, row.signature)
             self._last_stored_at = max(self._last_stored_at or row.extracted_at, row.extracted_at)
-        self._signatures_read.add(start, end)
 
     def _stored_at(self) -> datetime:
         """Now, or the latest store time the catalog holds if another process's clock is ahead:
@@ -381,5 +420,4 @@ def fetch_entry_batches(settings: Settings, catalog: Catalog, batches: Iterable[
     """One summary per batch, all batches served by one stage and one pool of extractors (a
     pool per batch spent about a second per batch starting workers)."""
     with PageStage(settings, catalog) as stage:
-        for entry_ids in batches:
-            yield stage.run(entry_ids, on_done)
+        yield from stage.run_batches(batches, on_done)

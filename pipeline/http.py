@@ -29,7 +29,7 @@ from urllib.robotparser import RobotFileParser
 
 import httpcore
 import httpx
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Float, bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.catalog.schema import host_politeness, host_slots
@@ -165,7 +165,8 @@ class Politeness:
             pass  # another process created them first
 
     @contextmanager
-    def slot(self, host: str, deadline: float) -> Iterator[None]:
+    def slot(self, host: str, deadline: float) -> Iterator[int]:
+        """Hold one of the host's slots (its number is yielded) from its reserved start time."""
         with self._gates_lock:
             gate = self._gates[host]
         with gate.admitted(deadline - time.time()) as admitted:
@@ -175,18 +176,14 @@ class Politeness:
             slot, start_at = self._acquire_slot(host, deadline)
             try:
                 self._wait_for_turn(host, start_at, deadline)
-                yield
+                yield slot
             finally:
                 self._release(host, slot)
 
     @retry_disconnects
     def _release(self, host: str, slot: int) -> None:
         with self.engine.begin() as connection:
-            connection.execute(
-                update(host_slots)
-                .where(host_slots.c.host == host, host_slots.c.slot == slot)
-                .values(lease_until=0.0)
-            )
+            connection.execute(_RELEASE_SLOT, {"slot_host": host, "slot_number": slot})
 
     @retry_disconnects
     def _acquire_slot(self, host: str, deadline: float) -> tuple[int, float]:
@@ -195,34 +192,39 @@ class Politeness:
         while True:
             now = time.time()
             with self.engine.begin() as connection:
-                dead = _dead_owners(connection.execute(
-                    select(host_slots.c.owner).where(host_slots.c.host == host, host_slots.c.lease_until >= now)
-                ).scalars())
-                for slot in range(self.max_concurrency):
-                    taken = connection.execute(
-                        update(host_slots)
-                        .where(
-                            host_slots.c.host == host,
-                            host_slots.c.slot == slot,
-                            (host_slots.c.lease_until < now) | host_slots.c.owner.in_(dead),
-                        )
-                        .values(lease_until=now + self.lease, owner=_slot_owner())
-                    ).rowcount
-                    if taken:
-                        return slot, self._reserve_start(connection, host)
+                claim = {"slot_host": host, "now": now, "until": now + self.lease, "owner": _slot_owner()}
+                slot = connection.execute(_CLAIM_FREE_SLOT, claim).scalar()
+                if slot is None:
+                    slot = self._claim_slot_of_dead_owner(connection, claim)
+                if slot is not None:
+                    return slot, self._reserve_start(connection, host)
             if now > deadline:
                 raise _no_slot_in_time(host)
             time.sleep(0.05)
 
+    def _claim_slot_of_dead_owner(self, connection: Connection, claim: dict[str, object]) -> int | None:
+        """No slot's lease has expired: take one whose holder on this machine has died."""
+        dead = _dead_owners(connection.execute(
+            select(host_slots.c.owner).where(host_slots.c.host == claim["slot_host"],
+                                             host_slots.c.lease_until >= claim["now"])
+        ).scalars())
+        for slot in range(self.max_concurrency) if dead else ():
+            taken = connection.execute(
+                update(host_slots)
+                .where(host_slots.c.host == claim["slot_host"], host_slots.c.slot == slot,
+                       host_slots.c.owner.in_(dead))
+                .values(lease_until=claim["until"], owner=claim["owner"])
+            ).rowcount
+            if taken:
+                return slot
+        return None
+
     def _reserve_start(self, connection: Connection, host: str) -> float:
         """Atomically move the host's next start time on by the minimum delay; returns ours."""
-        row = connection.execute(
-            update(host_politeness)
-            .where(host_politeness.c.host == host)
-            .values(next_start_at=_max_expr(host_politeness.c.next_start_at, time.time()) + self.min_delay)
-            .returning(host_politeness.c.next_start_at)
-        ).one()
-        return row.next_start_at - self.min_delay
+        next_start_at = connection.execute(
+            _RESERVE_START, {"start_host": host, "now": time.time(), "delay": self.min_delay}
+        ).scalar_one()
+        return next_start_at - self.min_delay
 
     @staticmethod
     def _wait_for_turn(host: str, start_at: float, deadline: float) -> None:
@@ -245,6 +247,34 @@ class Politeness:
                 .where(host_politeness.c.host == host, host_politeness.c.next_start_at < until)
                 .values(next_start_at=until)
             )
+
+
+# Every request runs these, so they are built once (building a statement cost more than
+# running it on SQLite). A free slot is claimed in one statement: the lowest-numbered one
+# whose lease has expired. The outer condition on the lease is checked again against a row
+# another transaction updated first (PostgreSQL), so two claims never share a slot.
+_FREE_SLOTS = (host_slots.c.host == bindparam("slot_host")) & (host_slots.c.lease_until < bindparam("now"))
+_CLAIM_FREE_SLOT = (
+    update(host_slots)
+    .where(_FREE_SLOTS, host_slots.c.slot == select(host_slots.c.slot).where(_FREE_SLOTS)
+           .order_by(host_slots.c.slot).limit(1).scalar_subquery())
+    .values(lease_until=bindparam("until"), owner=bindparam("owner"))
+    .returning(host_slots.c.slot)
+)
+_RELEASE_SLOT = (
+    update(host_slots)
+    .where(host_slots.c.host == bindparam("slot_host"), host_slots.c.slot == bindparam("slot_number"))
+    .values(lease_until=0.0)
+)
+_START_NOW = bindparam("now", type_=Float)
+_RESERVE_START = (
+    update(host_politeness)
+    .where(host_politeness.c.host == bindparam("start_host"))
+    .values(next_start_at=case(
+        (host_politeness.c.next_start_at > _START_NOW, host_politeness.c.next_start_at), else_=_START_NOW,
+    ) + bindparam("delay", type_=Float))
+    .returning(host_politeness.c.next_start_at)
+)
 
 
 def _no_slot_in_time(host: str) -> StorylineError:
@@ -270,12 +300,6 @@ def _dead_owners(owners: Iterable[str | None]) -> list[str]:
         except PermissionError:
             pass  # alive, owned by another user
     return dead
-
-
-def _max_expr(column, value: float):
-    from sqlalchemy import case
-
-    return case((column > value, column), else_=value)
 
 
 # -- responses ------------------------------------------------------------------------------

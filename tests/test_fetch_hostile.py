@@ -154,3 +154,36 @@ def test_pages_are_recorded_as_they_arrive_while_one_page_hangs(tmp_path) -> Non
             summary = running.result()
     assert summary["extracted"] >= 1 and summary["pages"] == len(paths)
     assert catalog.count_entries(EntryStatus.NEW) == catalog.count_entries(EntryStatus.FETCHED) == 0
+
+
+def test_the_next_batch_downloads_while_this_one_is_extracted(tmp_path) -> None:
+    """Across batches the page stage downloads batch 2 while batch 1's pages are extracted and
+    stored: when batch 1's first article is stored, batch 2's pages are (or soon are) all
+    recorded. Each batch's summary still counts its own pages, and every page is stored once."""
+    from pipeline.stages import fetch_batches
+
+    paths = [f"/page-{n}.html" for n in range(8)]
+    pages = {path: article_page(f"Quay section {n} reopens after repairs", extra=f"Section {n}.")
+             for n, path in enumerate(paths)}
+    with FixtureServer("127.0.0.1", {path: static(body, "text/html") for path, body in pages.items()}) as server:
+        server.routes["/feed.xml"] = static(feed(server.base_url, paths))
+        settings = make_settings(tmp_path / "home")
+        catalog = open_catalog(settings)
+        catalog.sync_registry([FeedSource("quay", server.url("/feed.xml"))])
+        poll_batch(settings, [server.url("/feed.xml")], catalog=catalog)
+        first, second = plan_fetch_batches(settings, batch_size=4, catalog=catalog)
+        seen_while_first_batch_stored: list[int] = []
+
+        def on_done(entry_id: str) -> None:
+            if entry_id in first and not seen_while_first_batch_stored:
+                deadline = time.monotonic() + 20
+                while (done := sum(row.status != EntryStatus.NEW.value for row in catalog.entries(ids=second))) < 4:
+                    assert time.monotonic() < deadline, f"batch 2 not downloaded during batch 1 ({done} of 4)"
+                    time.sleep(0.05)
+                seen_while_first_batch_stored.append(done)
+
+        summaries = list(fetch_batches(settings, [first, second], catalog=catalog, on_done=on_done))
+    assert seen_while_first_batch_stored == [4]
+    assert [summary["pages"] for summary in summaries] == [4, 4]
+    assert [summary["extracted"] for summary in summaries] == [4, 4]
+    assert catalog.count_entries(EntryStatus.EXTRACTED) == 8

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import os
+import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -265,4 +269,68 @@ def test_a_request_that_cannot_get_a_slot_before_its_deadline_is_a_timeout(tmp_p
               pytest.raises(StorylineError) as caught):
             pool.submit(claim, client).result()
         claim(client)  # the slot, released, is free again
+    assert caught.value.error_class is ErrorClass.TIMEOUT
+
+
+def test_slot_claims_from_separate_processes_never_share_a_slot(catalog_settings) -> None:
+    """Six politeness coordinators (as six worker processes would have: each its own in-process
+    queue), two slots: the catalog alone keeps them apart. A free slot is claimed in one
+    statement; on PostgreSQL a claim racing another for the same row must not take it too."""
+    from pipeline.http import Politeness
+
+    catalog = open_catalog(catalog_settings)
+    holders: dict[int, str] = {}
+    overlaps: list[tuple[int, str, str]] = []
+    claims: list[int] = []
+    guard = threading.Lock()
+
+    def work(worker: int) -> None:
+        politeness = Politeness(catalog.engine, min_delay=0.0, max_concurrency=2)
+        for _ in range(15):
+            with politeness.slot("example.test", time.time() + 30) as slot:
+                with guard:
+                    if slot in holders:
+                        overlaps.append((slot, holders[slot], f"worker {worker}"))
+                    holders[slot] = f"worker {worker}"
+                    claims.append(slot)
+                time.sleep(0.002)
+                with guard:
+                    holders.pop(slot, None)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(work, range(6)))
+    catalog.dispose()
+    assert not overlaps
+    assert len(claims) == 90 and set(claims) == {0, 1}
+
+
+def test_a_slot_whose_holder_died_is_taken_at_once(tmp_path) -> None:
+    """Both slots leased for minutes: one by a process of this machine that no longer exists,
+    one by this (live) process. A claim takes the dead holder's slot without waiting."""
+    import socket
+
+    from sqlalchemy import update
+
+    from pipeline.catalog.schema import host_slots
+    from pipeline.http import Politeness
+
+    catalog = open_catalog(make_settings(tmp_path / "home"))
+    politeness = Politeness(catalog.engine, min_delay=0.0, max_concurrency=2)
+    with politeness.slot("example.test", time.time() + 5):
+        pass  # creates the host's rows
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leased = time.time() + 600
+    with catalog.engine.begin() as connection:
+        for slot, pid in ((0, os.getpid()), (1, dead.pid)):
+            connection.execute(update(host_slots).where(host_slots.c.slot == slot)
+                               .values(lease_until=leased, owner=f"{socket.gethostname()}:{pid}"))
+    started = time.monotonic()
+    with politeness.slot("example.test", time.time() + 5) as slot:
+        assert slot == 1
+    assert time.monotonic() - started < 1.0
+    with catalog.engine.begin() as connection:  # now both held by this live process
+        connection.execute(update(host_slots).values(lease_until=leased, owner=f"{socket.gethostname()}:{os.getpid()}"))
+    with pytest.raises(StorylineError) as caught, politeness.slot("example.test", time.time() + 0.3):
+        pass
     assert caught.value.error_class is ErrorClass.TIMEOUT

@@ -91,6 +91,52 @@ def chronological(table: Table) -> tuple:
     return (table.c.published_at, table.c.id)
 
 
+# The page stage runs these for every page: built once, as building a Core statement cost
+# more than SQLite took to run it (find_exact_duplicate: 0.68 ms built per call, 0.16 ms
+# built once). Parameters are bound by name at execution.
+_MARK_FETCHED = (
+    update(entries)
+    .where(entries.c.id == bindparam("entry_id"))
+    .values(
+        status=EntryStatus.FETCHED.value, page_sha256=bindparam("sha256"), final_url=bindparam("final"),
+        error_class=None, error_message=None, attempts=entries.c.attempts + 1, updated_at=bindparam("now"),
+    )
+)
+_DELETE_ARTICLE = delete(articles).where(articles.c.id == bindparam("article_id"))
+_INSERT_ARTICLE = insert(articles)
+_MARK_EXTRACTED = (
+    update(entries)
+    .where(entries.c.id == bindparam("entry_id"))
+    .values(status=EntryStatus.EXTRACTED.value, error_class=None, error_message=None, alias_of=None,
+            updated_at=bindparam("now"))
+)
+_EXACT_DUPLICATE = (
+    select(
+        articles.c.id, articles.c.published_at, articles.c.canonical_url,
+        entries.c.canonical_url.label("entry_canonical_url"), entries.c.status,
+    )
+    .join(entries, entries.c.id == articles.c.id)
+    .where(
+        articles.c.id != bindparam("entry_id"),
+        (articles.c.canonical_url == bindparam("canonical_url")) | (articles.c.body_sha256 == bindparam("body_sha256")),
+    )
+    .order_by(*chronological(articles))
+    .limit(1)
+)
+# Without values(), the columns to set are the keys of each parameter set but article_id.
+_UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("article_id"))
+_MARK_INDEXED = (
+    update(entries)
+    .where(entries.c.id == bindparam("entry_id"))
+    .values(status=EntryStatus.INDEXED.value, updated_at=bindparam("now"))
+)
+_SIGNATURES = select(articles.c.id, articles.c.signature, articles.c.extracted_at).where(
+    articles.c.signature.is_not(None)
+)
+_SIGNATURES_PUBLISHED = _SIGNATURES.where(articles.c.published_at.between(bindparam("start"), bindparam("end")))
+_SIGNATURES_STORED_SINCE = _SIGNATURES.where(articles.c.extracted_at >= bindparam("since"))
+
+
 def _alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -396,16 +442,10 @@ class Catalog:
             return
         now = utcnow()
         with self.engine.begin() as connection:
-            connection.execute(
-                update(entries)
-                .where(entries.c.id == bindparam("entry_id"))
-                .values(
-                    status=EntryStatus.FETCHED.value, page_sha256=bindparam("sha256"),
-                    final_url=bindparam("final"), error_class=None, error_message=None,
-                    attempts=entries.c.attempts + 1, updated_at=now,
-                ),
-                [{"entry_id": entry_id, "sha256": sha256, "final": final} for entry_id, sha256, final in pages],
-            )
+            connection.execute(_MARK_FETCHED, [
+                {"entry_id": entry_id, "sha256": sha256, "final": final, "now": now}
+                for entry_id, sha256, final in pages
+            ])
 
     @retry_disconnects
     def mark_failed(self, entry_id: str, error: StorylineError, retry_at: datetime) -> None:
@@ -437,35 +477,17 @@ class Catalog:
     def store_article(self, values: dict[str, object]) -> None:
         """Insert (or replace) the article and mark its entry extracted, in one transaction."""
         with self.engine.begin() as connection:
-            connection.execute(delete(articles).where(articles.c.id == values["id"]))
-            connection.execute(insert(articles).values(**values))
-            connection.execute(
-                update(entries)
-                .where(entries.c.id == values["id"])
-                .values(
-                    status=EntryStatus.EXTRACTED.value, error_class=None, error_message=None,
-                    alias_of=None, updated_at=utcnow(),
-                )
-            )
+            connection.execute(_DELETE_ARTICLE, {"article_id": values["id"]})
+            connection.execute(_INSERT_ARTICLE, values)
+            connection.execute(_MARK_EXTRACTED, {"entry_id": values["id"], "now": utcnow()})
 
     def find_exact_duplicate(self, entry_id: str, canonical_url: str, body_sha256: str):
         """The earliest other stored article with the same canonical URL or the same body, as
         (id, published_at, canonical_url, entry_canonical_url, status), or None."""
-        query = (
-            select(
-                articles.c.id, articles.c.published_at, articles.c.canonical_url,
-                entries.c.canonical_url.label("entry_canonical_url"), entries.c.status,
-            )
-            .join(entries, entries.c.id == articles.c.id)
-            .where(
-                articles.c.id != entry_id,
-                (articles.c.canonical_url == canonical_url) | (articles.c.body_sha256 == body_sha256),
-            )
-            .order_by(*chronological(articles))
-            .limit(1)
-        )
         with self.engine.connect() as connection:
-            return connection.execute(query).first()
+            return connection.execute(_EXACT_DUPLICATE, {
+                "entry_id": entry_id, "canonical_url": canonical_url, "body_sha256": body_sha256,
+            }).first()
 
     @retry_disconnects
     def supersede_article(self, old_id: str, new_id: str) -> None:
@@ -492,16 +514,16 @@ class Catalog:
     def signatures(self, *, published: tuple[datetime, datetime] | None = None,
                    stored_since: datetime | None = None) -> list:
         """(id, signature, extracted_at) of the articles published in [start, end], or stored
-        at or after a time."""
-        query = select(articles.c.id, articles.c.signature, articles.c.extracted_at).where(
-            articles.c.signature.is_not(None)
-        )
+        at or after a time (every article's with neither)."""
+        if published is not None and stored_since is not None:
+            raise ValueError("signatures: published or stored_since, not both")
+        query, parameters = _SIGNATURES, {}
         if published is not None:
-            query = query.where(articles.c.published_at.between(*published))
-        if stored_since is not None:
-            query = query.where(articles.c.extracted_at >= stored_since)
+            query, parameters = _SIGNATURES_PUBLISHED, {"start": published[0], "end": published[1]}
+        elif stored_since is not None:
+            query, parameters = _SIGNATURES_STORED_SINCE, {"since": stored_since}
         with self.engine.connect() as connection:
-            return list(connection.execute(query))
+            return list(connection.execute(query, parameters))
 
     def last_stored_at(self) -> datetime | None:
         with self.engine.connect() as connection:
@@ -601,20 +623,23 @@ class Catalog:
             if story_rows:
                 connection.execute(delete(stories).where(stories.c.id.in_([r["id"] for r in story_rows])))
                 connection.execute(insert(stories), [dict(row, updated_at=now) for row in story_rows])
+            # One executemany per set of columns: a statement built per article cost more than
+            # running it.
+            by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
             for update_values in article_updates:
-                values = dict(update_values)
-                article_id = values.pop("id")
-                connection.execute(
-                    update(articles).where(articles.c.id == article_id).values(indexed_at=now, **values)
-                )
-                connection.execute(
-                    update(entries).where(entries.c.id == article_id)
-                    .values(status=EntryStatus.INDEXED.value, updated_at=now)
-                )
+                values = {"article_id": update_values["id"], "indexed_at": now}
+                values |= {key: value for key, value in update_values.items() if key != "id"}
+                by_columns.setdefault(tuple(sorted(values)), []).append(values)
+            for group in by_columns.values():
+                connection.execute(_UPDATE_ARTICLE, group)
+            if article_updates:
+                connection.execute(_MARK_INDEXED, [{"entry_id": u["id"], "now": now} for u in article_updates])
             for gone, keep in merged:
                 connection.execute(update(articles).where(articles.c.story_id == gone).values(story_id=keep))
-            for article_id, story_id in (moved or {}).items():
-                connection.execute(update(articles).where(articles.c.id == article_id).values(story_id=story_id))
+            if moved:
+                connection.execute(_UPDATE_ARTICLE, [
+                    {"article_id": article_id, "story_id": story_id} for article_id, story_id in moved.items()
+                ])
             if meta:
                 connection.execute(delete(clusterer_meta).where(clusterer_meta.c.key.in_(list(meta))))
                 connection.execute(insert(clusterer_meta), [{"key": k, "value": v} for k, v in meta.items()])

@@ -37,6 +37,11 @@ _READY = "ready"
 _WARM_UP_PAGE = "<html><body><article><p>warm-up</p></article></body></html>"
 # Spawning, importing trafilatura and warming up; generous for a loaded 2-core machine.
 WORKER_START_TIMEOUT = 120.0
+# A worker is replaced after this many pages. Over the 1,171 real pages of the extraction
+# sets, twice, one process's memory grew for the first ~600 pages and then stayed flat (about
+# 70 MB above its start); a start costs ~0.9 CPU-s, which at 200 pages was a fifth of the
+# extraction's CPU.
+MAX_PAGES_PER_WORKER = 1000
 
 
 def _start_without_main_script(process: Any) -> None:
@@ -94,7 +99,7 @@ class ExtractorPool:
         self,
         workers: int = 2,
         timeout: float = 30.0,
-        max_pages_per_worker: int = 200,
+        max_pages_per_worker: int = MAX_PAGES_PER_WORKER,
         extract: ExtractFn = extract_article,
     ):
         if workers < 1 or max_pages_per_worker < 1 or timeout <= 0:
