@@ -69,16 +69,17 @@ def _repeats(r: dict) -> str:
 
 
 def _cpu_accounting(r: dict) -> str:
-    page, cpu = r["page_stage_cpu_s"], r["cpu_s"]
-    return (f"\nPage stage CPU: {page['main_process']} s in the main process (HTTP, catalog, "
-            f"duplicate checks, the in-process demo server), {page['extraction_workers']} s in the "
-            "extraction workers.\n\n"
+    cpu = r["cpu_s"]
+    return (f"\nThe stages overlap: embedding took {r['embedding_s']} s in all, "
+            f"{r['embedding_while_fetching_s']} s of it on one core while pages were still being "
+            "fetched.\n\n"
             f"The index stage's own runtime alone on the same texts: {r['own_runtime_encode_docs_per_s']} "
             f"docs/s and {cpu['embed_alone']} CPU-s; the pipeline reaches {r['ratio_to_own_runtime']} of "
-            f"it. Everything else took {cpu['everything_else']} CPU-s (the demo site's "
-            f"{cpu['demo_site']} s of answering excluded). On {r['cores']} cores no schedule of these "
-            f"stages, however overlapped, could exceed a ratio of **{r['schedule_bound_ratio']}**: "
-            "the embedding's time, or all the CPU spread over every core, whichever is longer.\n")
+            f"it. Everything else took {cpu['everything_else']} CPU-s, {cpu['extraction_workers']} of them "
+            f"in the extraction workers (the demo site's {cpu['demo_site']} s of answering excluded). "
+            f"On {r['cores']} cores no schedule of these stages, however overlapped, could exceed a ratio "
+            f"of **{r['schedule_bound_ratio']}**: the embedding's time, or all the CPU spread over every "
+            "core, whichever is longer.\n")
 
 
 def embedding_section(r: dict) -> str:

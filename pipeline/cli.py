@@ -52,15 +52,22 @@ def open_checked_catalog(settings: Settings) -> Catalog:
 @contextmanager
 def progress_bar(total: int, label: str, enabled: bool) -> Iterator[Callable[[object], None]]:
     """A rich progress bar on a terminal; a no-op otherwise (and with --json)."""
+    with progress_bars({label: total}, enabled) as (advance,):
+        yield advance
+
+
+@contextmanager
+def progress_bars(totals: dict[str, int], enabled: bool) -> Iterator[list[Callable[[object], None]]]:
+    """One bar per label, shown together (stages that run at the same time)."""
     if not enabled or not sys.stderr.isatty():
-        yield lambda _item: None
+        yield [lambda _item: None for _ in totals]
         return
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True,
     ) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda _item: progress.advance(task)
+        tasks = [progress.add_task(label, total=total) for label, total in totals.items()]
+        yield [lambda _item, task=task: progress.advance(task) for task in tasks]
 
 
 @feeds_app.command("list")
@@ -137,9 +144,9 @@ def poll(
 
 
 def run_fetch(settings: Settings, catalog: Catalog, limit: int | None, quiet: bool) -> dict[str, object]:
-    from pipeline.stages import fetch_batches, plan_fetch_batches
+    from pipeline.stages import RUN_FETCH_BATCH, fetch_batches, merge_summaries, plan_fetch_batches
 
-    planned = plan_fetch_batches(settings, batch_size=50, limit=limit, catalog=catalog)
+    planned = plan_fetch_batches(settings, batch_size=RUN_FETCH_BATCH, limit=limit, catalog=catalog)
     totals: dict[str, object] = {}
     with progress_bar(sum(map(len, planned)), "fetching pages", not quiet) as advance:
         for summary in fetch_batches(settings, planned, catalog=catalog, on_done=advance):
@@ -151,20 +158,6 @@ def fetch_summary_keys() -> dict[str, object]:
     from pipeline.fetching import FetchSummary
 
     return FetchSummary().as_dict()
-
-
-def merge_summaries(total: dict[str, object], part: dict[str, object]) -> dict[str, object]:
-    """Add two stage summaries key by key (numbers add, error-class counts add per class)."""
-    merged = dict(total)
-    for key, value in part.items():
-        if isinstance(value, dict):
-            counts = dict(merged.get(key, {}))
-            for name, count in value.items():
-                counts[name] = counts.get(name, 0) + count
-            merged[key] = dict(sorted(counts.items()))
-        elif isinstance(value, int | float):
-            merged[key] = merged.get(key, 0) + value
-    return merged
 
 
 @app.command()
@@ -257,14 +250,32 @@ def reindex(as_json: JsonOption = False) -> None:
 
 
 def run_pipeline(settings: Settings, catalog: Catalog, quiet: bool, registry: Path | None = None) -> dict[str, object]:
-    """poll + fetch + index: the whole pipeline once."""
-    from pipeline.stages import plan_feed_batches, poll_batch
+    """poll, then fetch + index (overlapped: `pipeline.stages.fetch_and_index`): the whole
+    pipeline once."""
+    from pipeline.indexing import IndexStage
+    from pipeline.stages import (
+        RUN_FETCH_BATCH,
+        fetch_and_index,
+        plan_feed_batches,
+        plan_fetch_batches,
+        poll_batch,
+    )
 
     (due,) = plan_feed_batches(settings, registry=registry, batch_size=10**9, catalog=catalog) or [[]]
     with progress_bar(len(due), "polling feeds", not quiet) as advance:
         polled = poll_batch(settings, due, catalog=catalog, on_done=advance)
     polled.pop("failures")
-    return {"poll": polled, "fetch": run_fetch(settings, catalog, None, quiet), "index": run_index(settings, catalog, quiet)}
+    planned = plan_fetch_batches(settings, batch_size=RUN_FETCH_BATCH, catalog=catalog)
+    pages = sum(map(len, planned))
+    # Every page may become an article: the index bar's total is an upper bound.
+    waiting = catalog.count_entries(EntryStatus.EXTRACTED)
+    with progress_bars({"fetching pages": pages, "indexing articles": waiting + pages}, not quiet) as bars:
+        fetched_one, indexed_one = bars
+        fetched, indexed = fetch_and_index(
+            settings, catalog, planned, IndexStage(settings, catalog), on_fetched=fetched_one,
+            on_indexed=lambda n: [indexed_one(None) for _ in range(n)],
+        )
+    return {"poll": polled, "fetch": fetched or fetch_summary_keys(), "index": indexed}
 
 
 @app.command()

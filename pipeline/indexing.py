@@ -34,7 +34,7 @@ from pipeline.clustering import (
     StoryState,
     StoryStatus,
 )
-from pipeline.embedding import TextEncoder, embedder_for, embedding_text
+from pipeline.embedding import Cores, TextEncoder, embedder_for, embedding_text
 from pipeline.records import Article, Story
 from pipeline.settings import Settings
 from pipeline.vectorstore import (
@@ -230,7 +230,10 @@ class IndexStage:
         state = load_clusterer_state(self.catalog)
         self.clusterer = OnlineClusterer(NumpyCentroidIndex(self.embedder.dimension), self.config, state)
 
-    def run(self, limit: int | None = None, on_done: Callable[[int], None] | None = None) -> IndexSummary:
+    def run(self, limit: int | None = None, on_done: Callable[[int], None] | None = None, *,
+            cores: Cores = None) -> IndexSummary:
+        """Index up to ``limit`` extracted articles, oldest first, embedding on at most ``cores``
+        cores (all by default; fewer leaves the others to work running beside it)."""
         summary = IndexSummary()
         with self.catalog.exclusive(INDEX_LOCK):
             self._load_clusterer()
@@ -241,18 +244,18 @@ class IndexStage:
             # kernels release the GIL, so storing runs beside them (1.7-1.9 s of storing per
             # 500 articles became 0.3-0.4 s not hidden, docs/BENCHMARKS.md section 1).
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as embedding:
-                upcoming = embedding.submit(self._embed, chunks[0]) if chunks else None
+                upcoming = embedding.submit(self._embed, chunks[0], cores) if chunks else None
                 for number, chunk in enumerate(chunks):
                     vectors = upcoming.result()  # type: ignore[union-attr]
                     if number + 1 < len(chunks):
-                        upcoming = embedding.submit(self._embed, chunks[number + 1])
+                        upcoming = embedding.submit(self._embed, chunks[number + 1], cores)
                     self._index_batch(chunk, vectors, summary)
                     if on_done is not None:
                         on_done(len(chunk))
         return summary
 
-    def _embed(self, rows: Sequence) -> np.ndarray:
-        return self.embedder.encode([article_text(row) for row in rows])
+    def _embed(self, rows: Sequence, cores: Cores = None) -> np.ndarray:
+        return self.embedder.encode([article_text(row) for row in rows], cores=cores)
 
     def merge_pass(self) -> tuple[dict[str, tuple], list[tuple[str, MergeRecord]]]:
         """The clusterer's merge pass, persisted; returns the snapshot before it and the merges."""

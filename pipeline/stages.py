@@ -6,14 +6,24 @@ so an Airflow task can pass it through XCom unchanged.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.catalog import Catalog, open_catalog
 from pipeline.catalog.store import utcnow
 from pipeline.feeds import load_registry
 from pipeline.polling import PollOutcome, poll_feeds
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.indexing import IndexStage
+
+
+# Entries per fetch batch of `storyline run` and `storyline fetch` (the DAG's default too).
+RUN_FETCH_BATCH = 50
 
 
 def batches(items: Sequence[str], size: int) -> list[list[str]]:
@@ -96,6 +106,73 @@ def fetch_batches(
     catalog = catalog or open_catalog(settings)
     for summary in fetch_entry_batches(settings, catalog, entry_batches, on_done):
         yield summary.as_dict()
+
+
+def merge_summaries(total: dict[str, object], part: dict[str, object]) -> dict[str, object]:
+    """Add two stage summaries key by key (numbers add, error-class counts add per class)."""
+    merged = dict(total)
+    for key, value in part.items():
+        if isinstance(value, dict):
+            counts = dict(merged.get(key, {}))
+            for name, count in value.items():
+                counts[name] = counts.get(name, 0) + count
+            merged[key] = dict(sorted(counts.items()))
+        elif isinstance(value, int | float):
+            merged[key] = merged.get(key, 0) + value
+    return merged
+
+
+# While pages are fetched, how long the index stage waits before looking for newly extracted
+# articles again when it found none.
+INDEX_MEANWHILE_POLL_SECONDS = 0.5
+
+
+def fetch_and_index(
+    settings: Settings,
+    catalog: Catalog,
+    entry_batches: Iterable[Sequence[str]],
+    index_stage: IndexStage,
+    *,
+    on_fetched: Callable[[str], None] | None = None,
+    on_indexed: Callable[[int], None] | None = None,
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Fetch these batches and index everything extracted: (fetch totals, index totals).
+
+    The two overlap. While pages are fetched, the index stage embeds what is already extracted
+    on one core: the page stage leaves part of the cores idle (its extraction workers and its
+    storing wait on each other), and embedding on one core beside it uses that.
+    Once the last page is stored, the rest is indexed on every core. Articles are still
+    indexed oldest first among those extracted, and fetch batches go oldest first, so the
+    stream order is that of the stages one after the other but for pages whose own date
+    moved them earlier (docs/ARCHITECTURE.md).
+    """
+    from pipeline.fetching import fetch_entry_batches
+
+    fetching_done = threading.Event()
+
+    def index_meanwhile() -> dict[str, object]:
+        totals: dict[str, object] = {}
+        while not fetching_done.is_set():
+            # Everything extracted so far, so the clusterer's state is loaded a few times a run
+            # rather than per batch; on one core until the last page is stored, then on all:
+            # what is in hand then finishes on every core.
+            summary = index_stage.run(on_done=on_indexed, cores=lambda: None if fetching_done.is_set() else 1)
+            totals = merge_summaries(totals, summary.as_dict())
+            if not summary.articles:
+                fetching_done.wait(INDEX_MEANWHILE_POLL_SECONDS)
+        return totals
+
+    fetched: dict[str, object] = {}
+    with ThreadPoolExecutor(1, thread_name_prefix="index-meanwhile") as background:
+        meanwhile = background.submit(index_meanwhile)
+        try:
+            for summary in fetch_entry_batches(settings, catalog, entry_batches, on_fetched):
+                fetched = merge_summaries(fetched, summary.as_dict())
+        finally:
+            fetching_done.set()
+        indexed = meanwhile.result()
+    indexed = merge_summaries(indexed, index_stage.run(on_done=on_indexed).as_dict())
+    return fetched, indexed
 
 
 def index_pending(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -296,3 +297,78 @@ def test_split_stories_move_their_articles_in_catalog_and_store_and_resume_alike
 
     page = render_story("/storyline", queries.story(child.id), None)
     assert "split from" in page and str(escape(live[child.split_from].label)) in page
+
+
+TOPICS = {
+    "harbour": ("The northern harbour quay reopened to cargo ships after storm repairs to its sea wall.",
+                "Dock workers unloaded the first container vessel since the wall collapsed last winter."),
+    "library": ("The city library extended its opening hours to ten at night on Fridays and Saturdays.",
+                "Students welcomed the longer evenings in the reading rooms during the exam season."),
+    "orchestra": ("The youth orchestra won the national competition with a programme of Czech symphonies.",
+                  "Its conductor praised the string section after the final round in the concert hall."),
+}
+
+
+def topic_page(topic: str, number: int) -> bytes:
+    first, second = TOPICS[topic]
+    paragraphs = "".join(f"<p>{first} Report {number}, paragraph {n}. {second}</p>" for n in range(5))
+    title = f"{first.split(' ', 6)[-1][:60]} (update {number})"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>").encode()
+
+
+def test_fetch_and_index_indexes_beside_fetching_as_the_stages_in_turn_would(tmp_path: Path) -> None:
+    """`storyline run`'s order of work: the index stage embeds what is extracted while later
+    pages are still being fetched (the last batch's pages are held back until something is
+    indexed), and the stories come out as with the stages one after the other."""
+    from pipeline.fetching import fetch_entry_batches
+    from pipeline.indexing import IndexStage
+    from pipeline.records import FeedSource
+    from pipeline.stages import fetch_and_index, plan_fetch_batches, poll_batch
+    from tests.conftest import make_settings
+    from tests.support.fixture_server import FixtureServer, send, static
+
+    articles = [(f"/{topic}-{n}.html", topic, n) for n in range(4) for topic in TOPICS]  # 12, topics interleaved
+    last_batch = {path for path, _, _ in articles[8:]}
+    indexed_some = threading.Event()
+    held_back_in_vain: list[str] = []
+
+    def page(path: str, topic: str, number: int):
+        def answer(handler) -> None:
+            if path in last_batch and not indexed_some.wait(30):
+                held_back_in_vain.append(path)
+            send(handler, 200, topic_page(topic, number), "text/html")
+        return answer
+
+    items = "".join(
+        f"<item><title>{topic} {n}</title><link>{{base}}{path}</link>"
+        f"<pubDate>Mon, 12 May 2025 {8 + i:02d}:00:00 GMT</pubDate></item>"
+        for i, (path, topic, n) in enumerate(articles)
+    )
+    routes = {path: page(path, topic, n) for path, topic, n in articles}
+    partitions = []
+    with FixtureServer("127.0.0.1", routes) as server:
+        server.routes["/feed.xml"] = static(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items.format(base=server.base_url)}'
+            "</channel></rss>".encode(), "application/rss+xml")
+        for overlapped in (True, False):
+            settings = make_settings(tmp_path / f"home-{overlapped}")
+            catalog = open_catalog(settings)
+            catalog.sync_registry([FeedSource("desk", server.url("/feed.xml"))])
+            poll_batch(settings, [server.url("/feed.xml")], catalog=catalog)
+            planned = plan_fetch_batches(settings, batch_size=4, catalog=catalog)
+            stage = IndexStage(settings, catalog)
+            if overlapped:
+                fetched, indexed = fetch_and_index(settings, catalog, planned, stage,
+                                                   on_indexed=lambda _count: indexed_some.set())
+                assert fetched["extracted"] == indexed["indexed"] == 12
+                assert not held_back_in_vain, "nothing was indexed while the last batch was fetched"
+            else:
+                list(fetch_entry_batches(settings, catalog, planned))
+                assert stage.run().indexed == 12
+            stories: dict[str, set[str]] = {}
+            for row in catalog.articles():
+                stories.setdefault(row.story_id, set()).add(path_of(row.url))
+            partitions.append(sorted(map(sorted, stories.values())))
+    assert partitions[0] == partitions[1]
+    assert len(partitions[0]) == len(TOPICS), partitions[0]
