@@ -111,7 +111,6 @@ def run(articles: int, backend: str) -> dict[str, object]:
     from pipeline.embedding import get_embedder
     from pipeline.indexing import IndexStage
     from pipeline.stages import (
-        RUN_FETCH_BATCH,
         fetch_and_index,
         plan_feed_batches,
         plan_fetch_batches,
@@ -141,7 +140,7 @@ def run(articles: int, backend: str) -> dict[str, object]:
         fetching_started = time.perf_counter()
         last_page = [fetching_started]
         fetched, indexed = fetch_and_index(
-            settings, catalog, plan_fetch_batches(settings, batch_size=RUN_FETCH_BATCH, catalog=catalog), index_stage,
+            settings, catalog, plan_fetch_batches(settings, batch_size=settings.fetch_batch_size, catalog=catalog), index_stage,
             on_fetched=lambda _entry: last_page.__setitem__(0, time.perf_counter()),
         )
         finished = time.perf_counter()

@@ -29,7 +29,6 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 FEED_BATCH_SIZE = env_int("STORYLINE_FEED_BATCH_SIZE", 10)
-FETCH_BATCH_SIZE = env_int("STORYLINE_FETCH_BATCH_SIZE", 50)
 
 
 @dag(
@@ -73,7 +72,8 @@ def news_ingest() -> None:
     def plan_fetch() -> list[list[str]]:
         from pipeline.stages import plan_fetch_batches
 
-        return plan_fetch_batches(settings(), batch_size=FETCH_BATCH_SIZE)
+        config = settings()
+        return plan_fetch_batches(config, batch_size=config.fetch_batch_size)
 
     @task(map_index_template="{{ entries_label }}", execution_timeout=timedelta(minutes=20))
     def fetch_pages(entry_ids: list[str]) -> dict[str, object]:

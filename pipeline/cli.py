@@ -144,9 +144,9 @@ def poll(
 
 
 def run_fetch(settings: Settings, catalog: Catalog, limit: int | None, quiet: bool) -> dict[str, object]:
-    from pipeline.stages import RUN_FETCH_BATCH, fetch_batches, merge_summaries, plan_fetch_batches
+    from pipeline.stages import fetch_batches, merge_summaries, plan_fetch_batches
 
-    planned = plan_fetch_batches(settings, batch_size=RUN_FETCH_BATCH, limit=limit, catalog=catalog)
+    planned = plan_fetch_batches(settings, batch_size=settings.fetch_batch_size, limit=limit, catalog=catalog)
     totals: dict[str, object] = {}
     with progress_bar(sum(map(len, planned)), "fetching pages", not quiet) as advance:
         for summary in fetch_batches(settings, planned, catalog=catalog, on_done=advance):
@@ -254,7 +254,6 @@ def run_pipeline(settings: Settings, catalog: Catalog, quiet: bool, registry: Pa
     pipeline once."""
     from pipeline.indexing import IndexStage
     from pipeline.stages import (
-        RUN_FETCH_BATCH,
         fetch_and_index,
         plan_feed_batches,
         plan_fetch_batches,
@@ -265,7 +264,7 @@ def run_pipeline(settings: Settings, catalog: Catalog, quiet: bool, registry: Pa
     with progress_bar(len(due), "polling feeds", not quiet) as advance:
         polled = poll_batch(settings, due, catalog=catalog, on_done=advance)
     polled.pop("failures")
-    planned = plan_fetch_batches(settings, batch_size=RUN_FETCH_BATCH, catalog=catalog)
+    planned = plan_fetch_batches(settings, batch_size=settings.fetch_batch_size, catalog=catalog)
     pages = sum(map(len, planned))
     # Every page may become an article: the index bar's total is an upper bound.
     waiting = catalog.count_entries(EntryStatus.EXTRACTED)

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(
         default=None, description="Exported ONNX files; unset: STORYLINE_HOME/models."
     )
+    fetch_batch_size: int = Field(
+        default=50, description="Entries per fetch batch (an Airflow fetch task; storyline run's batches)."
+    )
     index_batch_size: int = Field(default=64, description="Articles embedded and committed together.")
     vector_backend: Literal["edge", "server"] = "edge"
     qdrant_url: str | None = None

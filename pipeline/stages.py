@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from pipeline.indexing import IndexStage
 
 
-# Entries per fetch batch of `storyline run` and `storyline fetch` (the DAG's default too).
-RUN_FETCH_BATCH = 50
-
-
 def batches(items: Sequence[str], size: int) -> list[list[str]]:
     size = max(1, size)
     return [list(items[start : start + size]) for start in range(0, len(items), size)]

@@ -151,6 +151,30 @@ def test_each_stage_killed_mid_batch_ends_as_an_uninterrupted_run(
     assert {status for _, status, *_ in entry_state(catalog)} <= FINAL_STATUSES
 
 
+@pytest.mark.slow
+def test_storyline_run_killed_while_it_indexes_beside_fetching_ends_as_the_stages_in_turn(
+    site: DemoSite, reference: dict[str, object], tmp_path: Path
+) -> None:
+    """`storyline run` indexes what is extracted while later pages still download; killed then,
+    and run again, it ends where poll, fetch and index run one after the other end (those in
+    the one batch the demo's 46 entries make; here in batches of 10)."""
+    home = tmp_path / "home"
+    env = env_for(site, home) | {"STORYLINE_FETCH_BATCH_SIZE": "10"}
+    catalog = open_catalog(Settings(home=home))
+
+    def indexing_while_fetching() -> bool:
+        return (count(catalog, entries.c.status == EntryStatus.INDEXED.value) >= 4
+                and count(catalog, entries.c.status == EntryStatus.NEW.value) > 0)
+
+    kill_when(["run", "--json"], env, indexing_while_fetching)
+    assert count(catalog, entries.c.status == EntryStatus.NEW.value) > 0, "the kill must land mid-fetch"
+    run_json("run", env=env)
+    final_entries, final_articles, final_store = reference["index"]
+    assert entry_state(catalog) == final_entries
+    assert article_state(catalog) == final_articles, "same stories, same ids, same join rules"
+    assert store_state(home) == final_store, "same points, none duplicated or missing"
+
+
 # -- the vector store locked by another process ---------------------------------------------------
 HOLD_LOCK = """
 import sys, time
