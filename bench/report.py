@@ -47,7 +47,8 @@ def pipeline_section(r: dict) -> str:
         f"Index stage runtime: {r.get('embed_backend', 'torch')}. "
         f"Pipeline: **{r['pipeline_articles_per_s']} articles/s** end to end ({r['indexed']} articles "
         f"indexed, {r['wall_s']} s). Raw `SentenceTransformer.encode`: **{r['raw_encode_docs_per_s']} docs/s** "
-        f"on the same texts (batch {r['batch_size']}). **Ratio {r['ratio']}** (goal {r['goal_ratio']}). "
+        f"on the same texts (batch {r.get('reference_batch_size', r['batch_size'])}; the index stage's runtime "
+        f"runs batches of {r['batch_size']}). **Ratio {r['ratio']}** (goal {r['goal_ratio']}). "
         f"Peak RSS {r['peak_rss_mb']} MB.\n\n" + _repeats(r) + _table(["stage", "seconds", "share of wall time"], rows)
         + _cpu_accounting(r)
     )

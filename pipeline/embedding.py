@@ -42,8 +42,9 @@ ONNX_FILES = {"fp32": "model.fp32.onnx", "int8": f"model.{INT8_RECIPE}.onnx"}
 # The second MatMul of each feed-forward block, as torch's tracer names it.
 FEED_FORWARD_OUT = re.compile(r"/layer\.\d+/output/dense/MatMul$")
 
-# Batches the ONNX runtime runs side by side, each on its share of the cores.
-MAX_CONCURRENT_BATCHES = 4
+# Runs the ONNX runtime makes side by side, the cores shared among them: past four, one run
+# split over more threads costs little, and each run holds its own activations.
+MAX_CONCURRENT_RUNS = 4
 
 LEAD_CHARS = 1000
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -196,16 +197,17 @@ class OnnxEmbedder:
     """The same vectors as :class:`Embedder` from an exported ONNX file: tokenise with
     truncation, run, mean-pool over real tokens, L2-normalise.
 
-    Batches run side by side, each on its own share of the cores: on 2 cores two batches on
-    one thread each encoded 3-6% more docs/s with 8% less CPU than one batch split over both
-    (the threads of one batch wait for each other at every operator), with the same vectors
-    (docs/BENCHMARKS.md section 1). Each batch running holds its own activations, about
-    100 MB at batch 16."""
+    One text per run, runs side by side. int8 activations are quantised with one scale per
+    run, so in a batch a text's vector depended on the texts batched with it (an article
+    indexed beside others got another vector than alone, up to 0.013 apart); alone, a text
+    always gets the same vector, with no padding, a few MB of activations instead of ~100 MB
+    per batch of 16, and no fewer docs/s (measured on 2 cores: 18.9-20.0 against 16.9-18.3
+    at 16, docs/BENCHMARKS.md section 2). Runs side by side, one thread each, beat one run
+    split over the cores, whose threads wait for each other at every operator (3-6% more
+    docs/s, 8% less CPU, measured in batches of 16)."""
 
-    # 16, not torch's 32: the exported graph materialises the attention matrices (torch fuses
-    # them), so peak memory follows the batch: 988 MiB at 32, 554 at 16, same docs/s (measured).
-    def __init__(self, cache_dir: Path, *, precision: OnnxPrecision = "int8", batch_size: int = 16,
-                 max_seq_length: int = 256, concurrent_batches: int | None = None):
+    def __init__(self, cache_dir: Path, *, precision: OnnxPrecision = "int8", batch_size: int = 1,
+                 max_seq_length: int = 256, concurrent_runs: int | None = None):
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -215,12 +217,11 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self.model_file = export_onnx(model_path, cache_dir / ONNX_FILES[precision], precision)
         cores = len(os.sched_getaffinity(0))
-        # At most four: an index batch of 64 articles is four of these batches.
-        self.concurrent_batches = concurrent_batches or max(1, min(cores, MAX_CONCURRENT_BATCHES))
+        self.concurrent_runs = concurrent_runs or max(1, min(cores, MAX_CONCURRENT_RUNS))
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # quantised graphs warn about unused initialisers
         options.enable_mem_pattern = False  # pre-planned buffers per shape: -100 MiB peak, same speed
-        options.intra_op_num_threads = max(1, cores // self.concurrent_batches)
+        options.intra_op_num_threads = max(1, cores // self.concurrent_runs)
         self._session = onnxruntime.InferenceSession(
             str(self.model_file), options, providers=["CPUExecutionProvider"]
         )
@@ -231,18 +232,17 @@ class OnnxEmbedder:
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
     def encode(self, texts: Sequence[str], *, cores: Cores = None) -> np.ndarray:
-        """Vectors of ``texts``; ``cores`` caps the batches running at once (other work runs
-        beside them), asked again before each batch starts."""
+        """Vectors of ``texts``; ``cores`` caps the runs at once (other work runs beside them),
+        asked again before each run starts."""
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        # Similar lengths together, as sentence-transformers does, so batches pad little. The
-        # batches are the same however many run at once: int8 activations are quantised per
-        # batch, so a text's vector depends on the texts batched with it.
+        # Similar lengths together, as sentence-transformers does, so batches of several pad
+        # little; the batches are the same however many run at once.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         waiting = deque(order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size))
         running: dict[Future, list[int]] = {}
-        with ThreadPoolExecutor(self.concurrent_batches, thread_name_prefix="onnx-batch") as runs:
-            while waiting or running:  # session.run frees the GIL: the batches run side by side
-                while waiting and len(running) < min(self.concurrent_batches, core_count(cores) or self.concurrent_batches):
+        with ThreadPoolExecutor(self.concurrent_runs, thread_name_prefix="onnx-run") as runs:
+            while waiting or running:  # session.run frees the GIL: the runs go side by side
+                while waiting and len(running) < min(self.concurrent_runs, core_count(cores) or self.concurrent_runs):
                     batch = waiting.popleft()
                     running[runs.submit(self._encode_batch, [texts[i] for i in batch])] = batch
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -231,13 +231,14 @@ class IndexStage:
         self.clusterer = OnlineClusterer(NumpyCentroidIndex(self.embedder.dimension), self.config, state)
 
     def run(self, limit: int | None = None, on_done: Callable[[int], None] | None = None, *,
-            cores: Cores = None) -> IndexSummary:
-        """Index up to ``limit`` extracted articles, oldest first, embedding on at most ``cores``
-        cores (all by default; fewer leaves the others to work running beside it)."""
+            cores: Cores = None, published_before: datetime | None = None) -> IndexSummary:
+        """Index up to ``limit`` extracted articles (or those published before a time), oldest
+        first, embedding on at most ``cores`` cores (all by default; fewer leaves the others to
+        work running beside it)."""
         summary = IndexSummary()
         with self.catalog.exclusive(INDEX_LOCK):
             self._load_clusterer()
-            rows = self.catalog.articles_to_index(limit)
+            rows = self.catalog.articles_to_index(limit, published_before=published_before)
             summary.articles = len(rows)
             chunks = batches(rows, self.settings.index_batch_size)
             # The next batch is embedded while this one is clustered and stored: the model's

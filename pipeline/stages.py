@@ -134,13 +134,13 @@ def fetch_and_index(
 ) -> tuple[dict[str, object], dict[str, object]]:
     """Fetch these batches and index everything extracted: (fetch totals, index totals).
 
-    The two overlap. While pages are fetched, the index stage embeds what is already extracted
-    on one core: the page stage leaves part of the cores idle (its extraction workers and its
-    storing wait on each other), and embedding on one core beside it uses that.
-    Once the last page is stored, the rest is indexed on every core. Articles are still
-    indexed oldest first among those extracted, and fetch batches go oldest first, so the
-    stream order is that of the stages one after the other but for pages whose own date
-    moved them earlier (docs/ARCHITECTURE.md).
+    The two overlap. While pages are fetched, the index stage embeds on one core what is
+    already extracted and published before every entry still waiting for its page: the page
+    stage leaves part of the cores idle (its extraction workers and its storing wait on each
+    other), and embedding on one core beside it uses that. Once the last page is stored, the
+    rest is indexed on every core. So articles are clustered in the order of the stages one
+    after the other, oldest first, but for a page whose own date is more than a day earlier
+    than its feed's (docs/ARCHITECTURE.md).
     """
     from pipeline.fetching import fetch_entry_batches
 
@@ -152,7 +152,8 @@ def fetch_and_index(
             # Everything extracted so far, so the clusterer's state is loaded a few times a run
             # rather than per batch; on one core until the last page is stored, then on all:
             # what is in hand then finishes on every core.
-            summary = index_stage.run(on_done=on_indexed, cores=lambda: None if fetching_done.is_set() else 1)
+            summary = index_stage.run(on_done=on_indexed, cores=lambda: None if fetching_done.is_set() else 1,
+                                      published_before=catalog.earliest_pending_publication())
             totals = merge_summaries(totals, summary.as_dict())
             if not summary.articles:
                 fetching_done.wait(INDEX_MEANWHILE_POLL_SECONDS)

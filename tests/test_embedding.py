@@ -145,12 +145,13 @@ def test_nearest_neighbour_is_mostly_the_same_event(embedder: Embedder) -> None:
     assert same_event >= MIN_SAME_EVENT_NEIGHBOURS, f"measured {same_event:.3f}"
 
 
-def test_batches_running_side_by_side_give_the_vectors_of_one_batch_at_a_time(tmp_path) -> None:
-    """The int8 runtime runs its batches side by side; how many at once, fixed or changed while
-    an encode goes on, must not move a vector (activations are quantised per batch, so only
-    the batches themselves may decide)."""
+def test_an_int8_vector_depends_on_its_text_alone(tmp_path) -> None:
+    """int8 activations are quantised with one scale per run, so a text batched with others
+    got another vector than alone. One text per run: the same vector whatever it is encoded
+    with, in whatever order, and however many runs go side by side (fixed, or changed while
+    an encode goes on)."""
     int8 = embedder_for(make_settings(tmp_path / "home"))
-    texts = [f"{text} (report {n})" for n in range(12) for text in RUNTIME_TEXTS[:3]]  # three batches
+    texts = [f"{text} (report {n})" for n in range(12) for text in RUNTIME_TEXTS[:3]]
     asked: list[int] = []
 
     def one_core_then_all() -> int | None:
@@ -158,6 +159,8 @@ def test_batches_running_side_by_side_give_the_vectors_of_one_batch_at_a_time(tm
         return 1 if len(asked) == 1 else None
 
     side_by_side = int8.encode(texts)
+    assert np.array_equal(side_by_side[:1], int8.encode(texts[:1]))
+    assert np.array_equal(side_by_side[::-1], int8.encode(texts[::-1]))
     assert np.array_equal(side_by_side, int8.encode(texts, cores=1))
     assert np.array_equal(side_by_side, int8.encode(texts, cores=one_core_then_all))
     assert len(asked) >= 2, "the cores are asked again as the encode goes on"

@@ -401,6 +401,14 @@ class Catalog:
         with self.engine.connect() as connection:
             return list(connection.execute(query).scalars())
 
+    def earliest_pending_publication(self) -> datetime | None:
+        """The feed's publication time of the oldest entry still waiting for the page stage."""
+        query = select(func.min(entries.c.published_at)).where(
+            entries.c.status.in_([EntryStatus.NEW.value, EntryStatus.FETCHED.value])
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar()
+
     @retry_disconnects
     def count_entries(self, status: EntryStatus | None = None) -> int:
         query = select(func.count()).select_from(entries)
@@ -577,14 +585,17 @@ class Catalog:
             return list(connection.execute(query))
 
     # -- stories --------------------------------------------------------------------------------
-    def articles_to_index(self, limit: int | None = None) -> list:
-        """Extracted, not yet indexed articles in publication order (the stream's order)."""
+    def articles_to_index(self, limit: int | None = None, *, published_before: datetime | None = None) -> list:
+        """Extracted, not yet indexed articles in publication order (the stream's order), all or
+        those published before a time."""
         query = (
             select(articles)
             .join(entries, entries.c.id == articles.c.id)
             .where(entries.c.status == EntryStatus.EXTRACTED.value)
             .order_by(*chronological(articles))
         )
+        if published_before is not None:
+            query = query.where(articles.c.published_at < published_before)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as connection:
