@@ -4,7 +4,8 @@
         [--corpora NAME ...] [--cache-dir DIR]   (default: all five labelled sets)
 
 Speed: the same texts (the first documents of the labelled sets, as the index stage builds
-them) through each backend, batch 32, window 256, in one process, model load excluded, interleaved in rounds.
+them) through each backend as the index stage runs it (torch in batches of 32, ONNX one text
+per run, runs side by side), window 256, in one process, model load excluded, interleaved in rounds.
 Agreement: mean and minimum cosine of each backend's vectors to torch's. Quality: BCubed F1
 of the production clusterer on each labelled set with each backend's vectors. The ONNX files
 are exported into ``--onnx-dir`` (default: a temporary folder, so the export is timed too).

@@ -92,7 +92,8 @@ def embedding_section(r: dict) -> str:
     quality = [[corpus, *scores.values()] for corpus, scores in r["bcubed_f1"].items()]
     names = list(r["docs_per_s"])
     return (
-        f"{r['texts']} texts, batch 32, window 256; ONNX load (with the export when the file is "
+        f"{r['texts']} texts, window 256, torch in batches of 32, the ONNX runtimes one text per run, "
+        f"runs side by side; ONNX load (with the export when the file is "
         f"not cached yet) took {r['export_and_load_s']} s.\n\n"
         + _table(["backend", "docs/s", "x torch", "mean cosine", "min cosine", "max BCubed F1 change"], rows)
         + "\nCold start of a fresh process (what every Airflow index task pays): imports, model load, "
