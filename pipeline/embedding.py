@@ -42,8 +42,8 @@ ONNX_FILES = {"fp32": "model.fp32.onnx", "int8": f"model.{INT8_RECIPE}.onnx"}
 # The second MatMul of each feed-forward block, as torch's tracer names it.
 FEED_FORWARD_OUT = re.compile(r"/layer\.\d+/output/dense/MatMul$")
 
-# Runs the ONNX runtime makes side by side, the cores shared among them: past four, one run
-# split over more threads costs little, and each run holds its own activations.
+# Runs the ONNX runtime makes side by side, at most: on a machine with more cores each run
+# gets several threads (cores // runs). Measured on 2 cores only.
 MAX_CONCURRENT_RUNS = 4
 
 LEAD_CHARS = 1000

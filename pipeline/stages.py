@@ -140,7 +140,8 @@ def fetch_and_index(
     other), and embedding on one core beside it uses that. Once the last page is stored, the
     rest is indexed on every core. So articles are clustered in the order of the stages one
     after the other, oldest first, but for a page whose own date is more than a day earlier
-    than its feed's (docs/ARCHITECTURE.md).
+    than its feed's (docs/ARCHITECTURE.md). An error of the index stage surfaces once every
+    page is stored; one of the page stage, once the index stage's run in hand has ended.
     """
     from pipeline.fetching import fetch_entry_batches
 

@@ -164,3 +164,17 @@ def test_an_int8_vector_depends_on_its_text_alone(tmp_path) -> None:
     assert np.array_equal(side_by_side, int8.encode(texts, cores=1))
     assert np.array_equal(side_by_side, int8.encode(texts, cores=one_core_then_all))
     assert len(asked) >= 2, "the cores are asked again as the encode goes on"
+
+
+def test_torch_on_fewer_cores_gives_the_same_vectors_and_gives_the_threads_back(embedder: Embedder,
+                                                                                 monkeypatch) -> None:
+    """`storyline run` embeds on one core beside fetching: torch runs that call on one thread
+    (the calls are recorded, torch still does the work), then has all of them again."""
+    import torch
+
+    threads, asked = torch.get_num_threads(), []
+    set_num_threads = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (asked.append(n), set_num_threads(n)))
+    texts = RUNTIME_TEXTS[:3]
+    assert np.allclose(embedder.encode(texts, cores=1), embedder.encode(texts), atol=1e-5)
+    assert asked[0] == 1 and torch.get_num_threads() == threads
