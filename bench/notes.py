@@ -12,7 +12,8 @@ stage's CPU by a third, made the int8 runtime faster, and ran the stages side by
 with the change and without it in one process or in alternating runs.
 
 *The page stage's main process*, timed per call (wall clock and thread CPU time wrappers
-around the stage's methods, one run of 500 pages):
+around the stage's methods, one run of 500 pages, before and after the first three changes
+below):
 
 | per page or request | before | after |
 |---|---|---|
@@ -44,7 +45,7 @@ around the stage's methods, one run of 500 pages):
   345 MB to page 2,342.
 - *The next fetch batch downloads while this one is extracted and stored* (one thread ahead;
   failures and every store stay in the storing thread): page stage 11.6 -> 10.9 s. Session 4
-  measured no gain when each download cost three times its CPU today.
+  measured no gain when a download cost about twice its CPU today (8.5 against 4.5 ms).
 
 *The int8 runtime* (section 2):
 - *Runs side by side, one thread each.* One batch split over both cores waits at every
@@ -56,7 +57,8 @@ around the stage's methods, one run of 500 pages):
   16; mean cosine 0.996 between one text per run and batches of 16 on 400 ecbplus texts).
   Alone, a text always gets the same vector, and it is not slower: 18.9, 18.9, 20.0 docs/s
   against 16.9, 18.3, 18.1 at 16 (interleaved, one process). On real texts of mixed length it
-  pads nothing: section 2 measures 1.92x torch, against 1.58x in batches of 16. The torch
+  pads nothing: section 2 measures 1.92x torch, against 1.58x in batches of 16 in
+  session 8's run. The torch
   reference keeps batch 16, its faster setting (at batch 1: 9.3-9.6 docs/s against 10.2-11.1).
 
 *Indexing beside fetching* (`pipeline.stages.fetch_and_index`, what `storyline run` does):
