@@ -1,10 +1,11 @@
 """Index stage: embed extracted articles, store their vectors, and join them to stories.
 
-Articles are taken in publication order, as a stream. For each batch: embed (outside any
-lock), cluster one article at a time, write the points to the vector store, then record the
-stories and each article's story in the catalog in one transaction. The catalog is written
-last, so an article is ``indexed`` only once its point is stored; a killed run repeats the
-batch, which gives the same story ids (they derive from article ids) and idempotent upserts.
+Articles are taken in the order their feed entries arrived (the catalog's ``STREAM_ORDER``),
+as a stream. For each batch: embed (outside any lock), cluster one article at a time, write
+the points to the vector store, then record the stories and each article's story in the
+catalog in one transaction. The catalog is written last, so an article is ``indexed`` only
+once its point is stored; a killed run repeats the batch, which gives the same story ids
+(they derive from article ids) and idempotent upserts.
 """
 
 from __future__ import annotations
@@ -231,14 +232,14 @@ class IndexStage:
         self.clusterer = OnlineClusterer(NumpyCentroidIndex(self.embedder.dimension), self.config, state)
 
     def run(self, limit: int | None = None, on_done: Callable[[int], None] | None = None, *,
-            cores: Cores = None, published_before: datetime | None = None) -> IndexSummary:
-        """Index up to ``limit`` extracted articles (or those published before a time), oldest
-        first, embedding on at most ``cores`` cores (all by default; fewer leaves the others to
-        work running beside it)."""
+            cores: Cores = None, arrived_before: datetime | None = None) -> IndexSummary:
+        """Index up to ``limit`` extracted articles (or those whose entry arrived before a time),
+        in the stream's order, embedding on at most ``cores`` cores (all by default; fewer
+        leaves the others to work running beside it)."""
         summary = IndexSummary()
         with self.catalog.exclusive(INDEX_LOCK):
             self._load_clusterer()
-            rows = self.catalog.articles_to_index(limit, published_before=published_before)
+            rows = self.catalog.articles_to_index(limit, arrived_before=arrived_before)
             summary.articles = len(rows)
             chunks = batches(rows, self.settings.index_batch_size)
             # The next batch is embedded while this one is clustered and stored: the model's

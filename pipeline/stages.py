@@ -135,13 +135,13 @@ def fetch_and_index(
     """Fetch these batches and index everything extracted: (fetch totals, index totals).
 
     The two overlap. While pages are fetched, the index stage embeds on one core what is
-    already extracted and published before every entry still waiting for its page: the page
+    already extracted and arrived before every entry still waiting for its page: the page
     stage leaves part of the cores idle (its extraction workers and its storing wait on each
     other), and embedding on one core beside it uses that. Once the last page is stored, the
-    rest is indexed on every core. So articles are clustered in the order of the stages one
-    after the other, oldest first, but for a page whose own date is more than a day earlier
-    than its feed's (docs/ARCHITECTURE.md). An error of the index stage surfaces once every
-    page is stored; one of the page stage, once the index stage's run in hand has ended.
+    rest is indexed on every core. So articles are clustered in the order the stages one
+    after the other cluster them (the stream's order, ``STREAM_ORDER``). An error of the index
+    stage surfaces once every page is stored; one of the page stage, once the index stage's
+    run in hand has ended.
     """
     from pipeline.fetching import fetch_entry_batches
 
@@ -154,7 +154,7 @@ def fetch_and_index(
             # rather than per batch; on one core until the last page is stored, then on all:
             # what is in hand then finishes on every core.
             summary = index_stage.run(on_done=on_indexed, cores=lambda: None if fetching_done.is_set() else 1,
-                                      published_before=catalog.earliest_pending_publication())
+                                      arrived_before=catalog.earliest_pending_arrival())
             totals = merge_summaries(totals, summary.as_dict())
             if not summary.articles:
                 fetching_done.wait(INDEX_MEANWHILE_POLL_SECONDS)
@@ -180,7 +180,7 @@ def index_pending(
     limit: int | None = None,
     on_done: Callable[[int], None] | None = None,
 ) -> dict[str, object]:
-    """Embed, store and cluster every extracted article not yet indexed, in publication order."""
+    """Embed, store and cluster every extracted article not yet indexed, in the stream's order."""
     from pipeline.indexing import IndexStage
 
     catalog = catalog or open_catalog(settings)

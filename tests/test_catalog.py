@@ -98,6 +98,37 @@ def test_naive_datetimes_are_refused(catalog: Catalog) -> None:
         catalog.record_poll(FEED, attempted_at=datetime(2025, 1, 1), next_due_at=utcnow())
 
 
+def store(catalog: Catalog, item: FeedEntry, published_at: datetime) -> None:
+    catalog.store_article({
+        "id": item.id, "url": item.url, "canonical_url": item.canonical_url, "title": item.title,
+        "text": "body", "source": "A", "published_at": published_at, "body_source": "page",
+        "body_sha256": item.id.replace("-", "").ljust(64, "0"), "extracted_at": utcnow(),
+    })
+
+
+def test_the_index_stream_runs_in_feed_order_and_stops_before_any_pending_entry(catalog: Catalog) -> None:
+    """A page re-dated to its own earlier day keeps its feed's place in the stream; and what
+    arrived before every entry still waiting for its page is exactly what no later page can
+    precede, however the runs are cut."""
+    catalog.sync_registry([FeedSource("A", FEED)])
+    now = utcnow()
+    first, redated, pending = entry("first", 1), entry("redated", 2), entry("pending", 3)
+    catalog.record_poll(FEED, attempted_at=now, next_due_at=now, new_entries=[first, redated, pending])
+    store(catalog, first, first.published_at)
+    store(catalog, redated, datetime(2025, 5, 10, tzinfo=UTC))
+
+    assert [row.id for row in catalog.articles_to_index()] == [first.id, redated.id]
+    assert catalog.earliest_pending_arrival() == pending.published_at
+    waiting = catalog.articles_to_index(arrived_before=catalog.earliest_pending_arrival())
+    assert [row.id for row in waiting] == [first.id, redated.id]
+
+    earlier = entry("earlier", 0)  # a late entry the feed dates before both stored ones
+    catalog.record_poll(FEED, attempted_at=now, next_due_at=now, new_entries=[earlier])
+    assert catalog.articles_to_index(arrived_before=catalog.earliest_pending_arrival()) == []
+    catalog.set_status(earlier.id, EntryStatus.FETCHED)  # fetched, not yet extracted: still pending
+    assert catalog.articles_to_index(arrived_before=catalog.earliest_pending_arrival()) == []
+
+
 def _migrate_in_process(url: str) -> None:
     Catalog(url).migrate()
 

@@ -231,11 +231,11 @@ class EmbedderFailingOnCall:
         self.batch_size = self._embedder.batch_size
         self.failing_call, self.calls = failing_call, 0
 
-    def encode(self, texts):
+    def encode(self, texts, *, cores=None):
         self.calls += 1
         if self.calls == self.failing_call:
             raise RuntimeError("the model runtime failed")
-        return self._embedder.encode(texts)
+        return self._embedder.encode(texts, cores=cores)
 
 
 def test_an_embedding_failure_keeps_the_batches_before_it_and_a_rerun_completes(site: DemoSite, tmp_path: Path) -> None:

@@ -91,6 +91,13 @@ def chronological(table: Table) -> tuple:
     return (table.c.published_at, table.c.id)
 
 
+# The index stage's stream: entries by their feed's time (the first-seen time where the feed
+# gives none), the order they arrive in. A page's own, earlier date (a re-dated old story)
+# does not move its article back: the index stage may already have clustered past that date
+# while later pages were still downloading, as every later run has.
+STREAM_ORDER = chronological(entries)
+
+
 # The page stage runs these for every page: built once, as building a Core statement cost
 # more than SQLite took to run it (find_exact_duplicate: 0.68 ms built per call, 0.16 ms
 # built once). Parameters are bound by name at execution.
@@ -401,8 +408,8 @@ class Catalog:
         with self.engine.connect() as connection:
             return list(connection.execute(query).scalars())
 
-    def earliest_pending_publication(self) -> datetime | None:
-        """The feed's publication time of the oldest entry still waiting for the page stage."""
+    def earliest_pending_arrival(self) -> datetime | None:
+        """The stream time (``STREAM_ORDER``) of the oldest entry still waiting for the page stage."""
         query = select(func.min(entries.c.published_at)).where(
             entries.c.status.in_([EntryStatus.NEW.value, EntryStatus.FETCHED.value])
         )
@@ -559,12 +566,12 @@ class Catalog:
                 )
 
     def indexed_articles(self) -> list:
-        """Every indexed article, in publication order (what `reindex` embeds again)."""
+        """Every indexed article, in the stream's order (what `reindex` embeds again)."""
         query = (
             select(articles)
             .join(entries, entries.c.id == articles.c.id)
             .where(entries.c.status == EntryStatus.INDEXED.value)
-            .order_by(*chronological(articles))
+            .order_by(*STREAM_ORDER)
         )
         with self.engine.connect() as connection:
             return list(connection.execute(query))
@@ -585,17 +592,17 @@ class Catalog:
             return list(connection.execute(query))
 
     # -- stories --------------------------------------------------------------------------------
-    def articles_to_index(self, limit: int | None = None, *, published_before: datetime | None = None) -> list:
-        """Extracted, not yet indexed articles in publication order (the stream's order), all or
-        those published before a time."""
+    def articles_to_index(self, limit: int | None = None, *, arrived_before: datetime | None = None) -> list:
+        """Extracted, not yet indexed articles in the stream's order, all or those whose feed
+        entry is dated before a time."""
         query = (
             select(articles)
             .join(entries, entries.c.id == articles.c.id)
             .where(entries.c.status == EntryStatus.EXTRACTED.value)
-            .order_by(*chronological(articles))
+            .order_by(*STREAM_ORDER)
         )
-        if published_before is not None:
-            query = query.where(articles.c.published_at < published_before)
+        if arrived_before is not None:
+            query = query.where(entries.c.published_at < arrived_before)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as connection:
