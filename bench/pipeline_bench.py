@@ -15,6 +15,7 @@ no schedule of the stages could beat on this machine's cores (``schedule_bound_r
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import tempfile
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.common import StageClock, peak_rss_mb, write_result
+from bench.common import peak_rss_mb, write_result
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,11 +40,10 @@ MAX_SEQ_LENGTH = 256  # the Embedder's window
 
 
 class TimedEmbedder:
-    """The process's embedder, with the time spent in ``encode`` charged to the "embed" stage."""
+    """The process's embedder, recording the texts it encoded and when each encode ran."""
 
-    def __init__(self, embedder: TextEncoder, clock: StageClock):
+    def __init__(self, embedder: TextEncoder):
         self._embedder = embedder
-        self._clock = clock
         self.model_id = embedder.model_id
         self.dimension = embedder.dimension
         self.batch_size = embedder.batch_size
@@ -53,13 +53,12 @@ class TimedEmbedder:
     def encode(self, texts: Sequence[str], *, cores: Cores = None) -> np.ndarray:
         self.texts.extend(texts)
         started = time.perf_counter()
-        with self._clock.stage("embed"):
-            vectors = self._embedder.encode(texts, cores=cores)
+        vectors = self._embedder.encode(texts, cores=cores)
         self.intervals.append((started, time.perf_counter()))
         return vectors
 
-    def seconds_within(self, start: float, end: float) -> float:
-        """Seconds of encoding between ``start`` and ``end``."""
+    def seconds_within(self, start: float = -math.inf, end: float = math.inf) -> float:
+        """Seconds of encoding between ``start`` and ``end`` (all of them by default)."""
         return sum(max(0.0, min(end, stop) - max(start, begin)) for begin, stop in self.intervals)
 
 
@@ -129,7 +128,6 @@ def run(articles: int, backend: str) -> dict[str, object]:
     # import scipy (through datasketch) and trafilatura, about 2 s.
     import pipeline.fetching  # noqa: F401
 
-    clock = StageClock()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, \
             GeneratedSite(generate_articles(articles)) as site:
         settings = bench_settings(Path(tmp) / "home", site.registry_path(tmp))
@@ -138,12 +136,10 @@ def run(articles: int, backend: str) -> dict[str, object]:
         # (its index stage runs beside the page stage).
         embedder = get_embedder(backend=backend, models_dir=settings.home / "models")
         embedder.encode(["warm-up"] * embedder.batch_size)
-        timed = TimedEmbedder(embedder, clock)
+        timed = TimedEmbedder(embedder)
         index_stage = IndexStage(settings, catalog, embedder=timed)  # type: ignore[arg-type]
         started, cpu_started, workers_started = time.perf_counter(), time.process_time(), children_cpu_s()
-        with clock.stage("poll"):
-            polled = [poll_batch(settings, urls, catalog=catalog)
-                      for urls in plan_feed_batches(settings, catalog=catalog)]
+        polled = [poll_batch(settings, urls, catalog=catalog) for urls in plan_feed_batches(settings, catalog=catalog)]
         fetching_started = time.perf_counter()
         last_page = [fetching_started]
         fetched, indexed = fetch_and_index(
@@ -159,7 +155,7 @@ def run(articles: int, backend: str) -> dict[str, object]:
         run_cpu = time.process_time() - cpu_started + workers_cpu - site_cpu
     # The stages overlap: embedding runs beside fetching, so its seconds are not a share of
     # the wall time but a measure of their own.
-    stage_seconds = {"poll": clock.seconds["poll"], "fetch+extract (indexing beside it)": last_page[0] - fetching_started,
+    stage_seconds = {"poll": fetching_started - started, "fetch+extract (indexing beside it)": last_page[0] - fetching_started,
                      "index after the last page": finished - last_page[0]}
     pipeline_rate = indexed["indexed"] / wall
     # The embedding overlaps storing inside the run, so its CPU there is not separable: it is
@@ -181,7 +177,7 @@ def run(articles: int, backend: str) -> dict[str, object]:
         "goal_ratio": 0.80,
         "stage_seconds": {k: round(v, 2) for k, v in stage_seconds.items()},
         "stage_share": {k: round(v / wall, 3) for k, v in stage_seconds.items()},
-        "embedding_s": round(clock.seconds["embed"], 2),
+        "embedding_s": round(timed.seconds_within(), 2),
         "embedding_while_fetching_s": round(timed.seconds_within(fetching_started, last_page[0]), 2),
         "own_runtime_encode_docs_per_s": round(len(timed.texts) / own_s, 2),
         "ratio_to_own_runtime": round(pipeline_rate * own_s / len(timed.texts), 3),

@@ -70,6 +70,16 @@ def progress_bars(totals: dict[str, int], enabled: bool) -> Iterator[list[Callab
         yield [lambda _item, task=task: progress.advance(task) for task in tasks]
 
 
+def per_article(advance: Callable[[object], None]) -> Callable[[int], None]:
+    """The index stage reports articles done a batch at a time; a bar moves one at a time."""
+
+    def done(count: int) -> None:
+        for _ in range(count):
+            advance(None)
+
+    return done
+
+
 @feeds_app.command("list")
 def feeds_list(registry: RegistryOption = None, as_json: JsonOption = False) -> None:
     """List the feeds of the registry with their polling state."""
@@ -207,9 +217,9 @@ def extract(
 def run_index(settings: Settings, catalog: Catalog, quiet: bool) -> dict[str, object]:
     from pipeline.stages import index_pending
 
-    pending = len(catalog.articles_to_index())
+    pending = catalog.count_entries(EntryStatus.EXTRACTED)
     with progress_bar(pending, "indexing articles", not quiet) as advance:
-        return index_pending(settings, catalog=catalog, on_done=lambda n: [advance(None) for _ in range(n)])
+        return index_pending(settings, catalog=catalog, on_done=per_article(advance))
 
 
 @app.command()
@@ -272,7 +282,7 @@ def run_pipeline(settings: Settings, catalog: Catalog, quiet: bool, registry: Pa
         fetched_one, indexed_one = bars
         fetched, indexed = fetch_and_index(
             settings, catalog, planned, IndexStage(settings, catalog), on_fetched=fetched_one,
-            on_indexed=lambda n: [indexed_one(None) for _ in range(n)],
+            on_indexed=per_article(indexed_one),
         )
     return {"poll": polled, "fetch": fetched or fetch_summary_keys(), "index": indexed}
 
